@@ -1,0 +1,1 @@
+"""IFC (BIM) ingest: open/validate, georeferencing, elements, geometry and 4D schedules."""

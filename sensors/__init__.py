@@ -1,0 +1,1 @@
+"""Live IoT readings: MQTT/HTTP ingest, thresholds, alarms and notifications."""

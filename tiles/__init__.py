@@ -1,0 +1,1 @@
+"""Vector (ST_AsMVT) and raster tiles with their tile matrix sets."""
