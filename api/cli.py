@@ -1,0 +1,208 @@
+"""The ``sitewatch`` command line (names as in DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from api.settings import Settings
+from spatial import cluster, db
+from spatial.errors import ClusterError, SpatialError, ValidationFailed
+
+logger = logging.getLogger("sitewatch")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _connect(settings: Settings, *, migrate: bool = True):
+    url = db.resolve_url(settings.database, start=True)
+    conn = db.connect(url)
+    if migrate:
+        db.migrate(conn)
+    return conn
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """SiteWatch: GIS + BIM construction supervision (工程建设监管)."""
+    level = logging.WARNING - 10 * min(verbose, 2) if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("pygeoapi", "psycopg.pool"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+# -- database --------------------------------------------------------------------------------------
+
+@main.group("db")
+def db_group() -> None:
+    """The private PostGIS cluster (or SITEWATCH_DATABASE_URL)."""
+
+
+@db_group.command("start")
+def db_start() -> None:
+    """Start (or reuse) the private cluster and print its URL."""
+    settings = _settings()
+    if settings.database.database_url:
+        click.echo("SITEWATCH_DATABASE_URL is set: using that server, nothing to start.", err=True)
+        click.echo(settings.database.database_url)
+        return
+    click.echo(cluster.start(settings.database))
+
+
+@db_group.command("stop")
+def db_stop() -> None:
+    """Stop the private cluster."""
+    settings = _settings()
+    if settings.database.database_url:
+        click.echo("SITEWATCH_DATABASE_URL is set: nothing of ours to stop.", err=True)
+        return
+    click.echo("stopped" if cluster.stop(settings.database) else "not running")
+
+
+@db_group.command("url")
+def db_url() -> None:
+    """Print the connection URL (psql, ogr2ogr PG:, QGIS)."""
+    click.echo(db.resolve_url(_settings().database, start=False))
+
+
+@db_group.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations (idempotent)."""
+    with _connect(_settings(), migrate=False) as conn:
+        applied = db.migrate(conn)
+        click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+# -- sample city -----------------------------------------------------------------------------------
+
+@main.group("sample")
+def sample_group() -> None:
+    """Deterministic sample data."""
+
+
+@sample_group.command("city")
+@click.option("--projects", "n_projects", type=click.IntRange(0, 2_000_000), default=300,
+              show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def sample_city(n_projects: int, seed: int) -> None:
+    """Load the sample city (Hangzhou districts, enterprises, projects), replacing the ledger."""
+    from spatial import sample_city as sample
+
+    with _connect(_settings()) as conn:
+        summary = sample.load(conn, projects=n_projects, seed=seed)
+    click.echo(json.dumps(summary, ensure_ascii=False, default=str))
+
+
+# -- ledger ------------------------------------------------------------------------------------------
+
+@main.group("ledger")
+def ledger_group() -> None:
+    """Import and export the project ledger (项目台账)."""
+
+
+@ledger_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--layer", default=None, help="Layer name (GeoPackage with several layers).")
+@click.option("--sheet", default=None, help="Sheet name or number (XLSX).")
+def ledger_import(file: Path, layer: str | None, sheet: str | None) -> None:
+    """Upsert projects by code from GPKG, SHP, GeoJSON, XLSX or CSV; all rows or none."""
+    from spatial import ledger
+
+    sheet_arg: str | int | None = int(sheet) if sheet and sheet.isdigit() else sheet
+    with _connect(_settings()) as conn:
+        try:
+            result = ledger.import_file(conn, file, layer=layer, sheet=sheet_arg)
+        except ValidationFailed as exc:
+            click.echo(f"rejected, nothing imported: {exc}", err=True)
+            for err in exc.errors:
+                click.echo(f"  row {err['row']}: {err['field']}: {err['reason']}", err=True)
+            sys.exit(1)
+    click.echo(json.dumps(result, ensure_ascii=False, default=str))
+
+
+@ledger_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["gpkg", "geojson", "xlsx", "csv"]),
+              required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def ledger_export(fmt: str, out: Path) -> None:
+    """Write the whole ledger to a file."""
+    from spatial import ledger
+
+    with _connect(_settings()) as conn:
+        ledger.export_ledger(conn, fmt, out)
+    click.echo(str(out))
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+
+@main.group("token")
+def token_group() -> None:
+    """API tokens for writes."""
+
+
+@token_group.command("create")
+@click.option("--role", type=click.Choice(["admin", "supervisor", "enterprise", "gateway"]),
+              required=True)
+@click.option("--scope", default=None,
+              help="enterprise: its credit code; supervisor: a district code (optional).")
+@click.option("--label", default=None, help="Who or what the token is for.")
+def token_create(role: str, scope: str | None, label: str | None) -> None:
+    """Print a new token once; only its hash is stored."""
+    from spatial import tokens
+
+    with _connect(_settings()) as conn:
+        click.echo(tokens.create(conn, role=role, scope=scope, label=label))
+
+
+# -- serving -----------------------------------------------------------------------------------------
+
+@main.command("serve")
+@click.option("--host", default=None, help="Default 127.0.0.1 (SITEWATCH_HOST).")
+@click.option("--port", type=int, default=None, help="Default 5000 (SITEWATCH_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the app with gunicorn (workers × threads sized to the cores)."""
+    from api import serve as serving
+
+    settings = _settings()
+    if host:
+        settings.app.host = host
+    if port:
+        settings.app.port = port
+    with _connect(settings):
+        pass  # cluster started, schema migrated
+    serving.run(settings)
+
+
+@main.command("demo")
+@click.option("--port", type=int, default=None)
+def demo(port: int | None) -> None:
+    """Everything a newcomer needs: database, schema, sample city if empty, then serve."""
+    from api import serve as serving
+    from spatial import sample_city as sample
+
+    settings = _settings()
+    if port:
+        settings.app.port = port
+    with _connect(settings) as conn:
+        empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM sitewatch.project)").fetchone()[0]
+        if empty:
+            summary = sample.load(conn, projects=300, seed=1)
+            click.echo(f"loaded the sample city: {json.dumps(summary, ensure_ascii=False)}")
+    click.echo(f"SiteWatch: {settings.app.base_url}/  (OGC API: {settings.app.base_url}/ogc/)")
+    serving.run(settings)
+
+
+def run() -> None:
+    """Entry point that turns our own errors into one clear line and exit code 2."""
+    try:
+        main(standalone_mode=True)
+    except (ClusterError, SpatialError) as exc:
+        click.echo(f"sitewatch: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,214 @@
+"""OGC API at ``/ogc``: pygeoapi mounted in our app, with our own JSON items endpoints.
+
+pygeoapi serves the landing page, conformance, OpenAPI, collection metadata, queryables and every
+HTML page.  The two hot endpoints, ``/collections/{id}/items`` and ``/items/{featureId}`` in
+GeoJSON, are answered here straight from ``spatial.features``: the FeatureCollection is written
+by PostGIS and only wrapped here, which is what makes the service faster than its peers.  Both
+paths read the same collection definitions, so HTML and JSON agree.
+
+Behaviour that pygeoapi 0.21 lacks and the endpoints below add: 400 for an unknown query
+parameter, ``bbox-crs`` in the authority's axis order, CRS transforms in SQL, ``next`` links that
+keep every parameter and the effective limit, and ``Content-Crs`` on every GeoJSON response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from flask import Flask, Response, current_app, request
+
+from api import ogc_config
+from api.errors import InvalidParameterValue, NotFound
+from api.settings import AppSettings
+from spatial import cql, features, ogc_provider
+from spatial.collections import COLLECTIONS, Collection
+from spatial.crs import CRS84, parse_crs
+
+logger = logging.getLogger(__name__)
+
+GEOJSON = "application/geo+json"
+RESERVED = frozenset({
+    "f", "lang", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter",
+    "filter-lang", "filter-crs", "sortby", "properties", "skipGeometry",
+})
+ITEM_PARAMS = frozenset({"f", "lang", "crs"})
+
+def _wants_json() -> bool:
+    """True for GeoJSON/JSON; False when pygeoapi should render (HTML, JSON-LD)."""
+    f = request.args.get("f")
+    if f is not None:
+        if f in ("json", "geojson"):
+            return True
+        if f in ("html", "jsonld"):
+            return False
+        raise InvalidParameterValue(f"unsupported format f={f!r} (json, geojson, html, jsonld)")
+    best = request.accept_mimetypes.best_match([GEOJSON, "application/json", "text/html"],
+                                               default=GEOJSON)
+    return best != "text/html"
+
+
+def _check_params(allowed: frozenset[str] | set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise InvalidParameterValue(f"unknown query parameter(s): {', '.join(unknown)}")
+
+
+def _int(name: str, default: int, minimum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise InvalidParameterValue(f"{name} must be an integer: {raw!r}") from exc
+    if value < minimum:
+        raise InvalidParameterValue(f"{name} must be at least {minimum}")
+    return value
+
+
+def _bool(name: str) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return False
+    if raw.lower() not in ("true", "false"):
+        raise InvalidParameterValue(f"{name} must be true or false")
+    return raw.lower() == "true"
+
+
+def parse_items_request(coll: Collection, settings: AppSettings) -> features.ItemsQuery:
+    """Validate the query string of an items request into an ItemsQuery."""
+    _check_params(RESERVED | coll.queryables.keys())
+    args = request.args
+    limit = min(_int("limit", settings.default_limit, 1), settings.max_limit)
+    bbox = features.parse_bbox(args["bbox"]) if "bbox" in args else None
+    if "bbox-crs" in args and bbox is None:
+        raise InvalidParameterValue("bbox-crs given without bbox")
+    filter_node = None
+    if "filter" in args:
+        filter_node = cql.parse(args["filter"], args.get("filter-lang"))
+    elif "filter-lang" in args:
+        cql.parse("TRUE", args["filter-lang"])  # validates the language name
+    return features.ItemsQuery(
+        limit=limit,
+        offset=_int("offset", 0, 0),
+        bbox=bbox,
+        bbox_crs=parse_crs(args.get("bbox-crs"), parameter="bbox-crs"),
+        crs=parse_crs(args.get("crs")),
+        interval=features.parse_datetime(args["datetime"]) if "datetime" in args else None,
+        filter=filter_node,
+        filter_crs=parse_crs(args.get("filter-crs"), parameter="filter-crs"),
+        sortby=features.parse_sortby(args["sortby"], coll) if "sortby" in args else (),
+        properties=(features.parse_properties(args["properties"], coll)
+                    if "properties" in args else None),
+        skip_geometry=_bool("skipGeometry"),
+        equals=tuple((k, v) for k, v in args.items() if k in coll.queryables),
+    )
+
+
+def _url(path: str, params: dict[str, str]) -> str:
+    base = current_app.config["SITEWATCH_SETTINGS"].app.base_url
+    query = urlencode(params, safe=",:/")
+    return f"{base}/ogc{path}" + (f"?{query}" if query else "")
+
+
+def _items_links(coll: Collection, q: features.ItemsQuery, page: features.ItemsPage) -> list[dict]:
+    path = f"/collections/{coll.id}/items"
+    params = {k: v for k, v in request.args.items() if k not in ("f", "offset", "limit")}
+    params["limit"] = str(q.limit)  # the effective limit, also when the client sent none
+    here = {**params, "offset": str(q.offset)} if q.offset else dict(params)
+    links = [
+        {"rel": "self", "type": GEOJSON, "title": "This document",
+         "href": _url(path, {"f": "json", **here})},
+        {"rel": "alternate", "type": "text/html", "title": "This document as HTML",
+         "href": _url(path, {"f": "html", **here})},
+        {"rel": "collection", "type": "application/json", "title": coll.title,
+         "href": _url(f"/collections/{coll.id}", {"f": "json"})},
+    ]
+    if q.offset + page.number_returned < page.number_matched and page.number_returned:
+        links.append({"rel": "next", "type": GEOJSON, "title": "Next page",
+                      "href": _url(path, {"f": "json", **params,
+                                          "offset": str(q.offset + q.limit)})})
+    if q.offset > 0:
+        prev = {**params}
+        if q.offset - q.limit > 0:
+            prev["offset"] = str(q.offset - q.limit)
+        links.append({"rel": "prev", "type": GEOJSON, "title": "Previous page",
+                      "href": _url(path, {"f": "json", **prev})})
+    return links
+
+
+def _geojson_response(body: str, crs_uri: str) -> Response:
+    response = Response(body, mimetype=GEOJSON)
+    response.headers["Content-Crs"] = f"<{crs_uri}>"
+    return response
+
+
+def items(coll: Collection) -> Response:
+    settings = current_app.config["SITEWATCH_SETTINGS"].app
+    q = parse_items_request(coll, settings)
+    with current_app.extensions["sitewatch_pool"].connection() as conn:
+        page = features.query_items(conn, coll, q)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tail = json.dumps({
+        "numberMatched": page.number_matched,
+        "numberReturned": page.number_returned,
+        "timeStamp": stamp,
+        "links": _items_links(coll, q, page),
+    }, ensure_ascii=False)
+    body = f'{{"type":"FeatureCollection","features":[{page.features}],{tail[1:]}'
+    return _geojson_response(body, q.crs.uri)
+
+
+def item(coll: Collection, feature_id: str) -> Response:
+    _check_params(ITEM_PARAMS)
+    crs = parse_crs(request.args.get("crs"))
+    with current_app.extensions["sitewatch_pool"].connection() as conn:
+        text = features.get_item(conn, coll, feature_id, crs=crs)
+    if text is None:
+        raise NotFound(f"feature {feature_id!r} not found in {coll.id}")
+    path = f"/collections/{coll.id}/items/{feature_id}"
+    links = [
+        {"rel": "self", "type": GEOJSON, "title": "This document",
+         "href": _url(path, {"f": "json", **({"crs": crs.uri} if crs.uri != CRS84 else {})})},
+        {"rel": "alternate", "type": "text/html", "title": "This document as HTML",
+         "href": _url(path, {"f": "html"})},
+        {"rel": "collection", "type": "application/json", "title": coll.title,
+         "href": _url(f"/collections/{coll.id}", {"f": "json"})},
+    ]
+    body = text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}"
+    return _geojson_response(body, crs.uri)
+
+
+def mount(app: Flask, settings: AppSettings, extents: dict[str, dict] | None = None) -> None:
+    """Generate pygeoapi's files, then register our endpoints and pygeoapi's blueprint at /ogc."""
+    config_path, openapi_path, config = ogc_config.write(settings, extents)
+    os.environ["PYGEOAPI_CONFIG"] = str(config_path)
+    os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path)
+    from pygeoapi import flask_app  # reads the two variables at first import
+    from pygeoapi.api import API
+    from pygeoapi.openapi import load_openapi_document
+
+    # A second app in the same process (tests) gets its own configuration too.
+    flask_app.CONFIG = config
+    flask_app.OPENAPI = load_openapi_document()
+    flask_app.api_ = API(config, flask_app.OPENAPI)
+    ogc_provider.configure(app.extensions["sitewatch_pool"])
+
+    app.register_blueprint(flask_app.BLUEPRINT, url_prefix="/ogc")
+    # pygeoapi's <path:> rule outranks any rule of ours for the same URL, so wrap its view:
+    # GeoJSON for our collections is answered here, everything else goes on to pygeoapi.
+    endpoint = "pygeoapi.collection_items"
+    pygeoapi_view = app.view_functions[endpoint]
+
+    def collection_items(collection_id: str, item_id: str | None = None) -> Response:
+        coll = COLLECTIONS.get(collection_id)
+        if coll is not None and request.method == "GET" and _wants_json():
+            return items(coll) if item_id is None else item(coll, item_id)
+        return pygeoapi_view(collection_id, item_id)
+
+    app.view_functions[endpoint] = collection_items
+
