@@ -8,6 +8,8 @@ creates a scratch database on that server and drops it afterwards.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -32,7 +34,7 @@ def shared_file(*parts: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory):
+def database_url():
     external = os.environ.get("SITEWATCH_DATABASE_URL")
     if external:
         name = f"sitewatch_test_{uuid.uuid4().hex[:8]}"
@@ -44,11 +46,29 @@ def database_url(tmp_path_factory: pytest.TempPathFactory):
         with psycopg.connect(external, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
         return
-    settings = DatabaseSettings(data=tmp_path_factory.mktemp("sitewatch-data"), database_url=None)
+    # Not under pytest's own temp folder: it is closed to other users, and as root the cluster
+    # runs as the unprivileged system user, which must reach its data folder.
+    data = Path(tempfile.mkdtemp(prefix="sitewatch-test-"))
+    data.chmod(0o755)
+    settings = DatabaseSettings(data=data, database_url=None)
     url = cluster.start(settings, extra_options="-c fsync=off -c synchronous_commit=off "
                         "-c full_page_writes=off")
     yield url
     cluster.stop(settings)
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """Create (or recreate) database ``name`` on the server of ``server_url``, migrated."""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(server_url)
+    info["dbname"] = name
+    url = psycopg.conninfo.make_conninfo(**info)
+    with db.connect(url) as conn:
+        db.migrate(conn)
+    return url
 
 
 @pytest.fixture(scope="session")
