@@ -126,7 +126,7 @@ def _run_as(cluster: Cluster) -> str | None:
             capture_output=True, text=True,
         )
         if res.returncode not in (0, 9):  # 9: already exists (a concurrent start made it)
-            raise ClusterError(f"could not create system user {cluster.system_user}: {res.stderr}")
+            raise ClusterError(f"could not create system user {cluster.system_user}: {res.stderr}") from None
     return cluster.system_user
 
 
