@@ -28,10 +28,17 @@ HAZARD_CATEGORIES = ("excavation", "formwork", "lifting", "scaffolding", "demoli
 
 
 class HazardousWork(BaseModel):
+    """One entry of the hazardous-works list (危大工程, 建办质〔2018〕31号)."""
+
     model_config = ConfigDict(extra="forbid")
     category: Literal[HAZARD_CATEGORIES]  # type: ignore[valid-type]
-    beyond_scale: bool = False
+    beyond_scale: bool = False            # 超过一定规模
     description: str | None = Field(default=None, max_length=500)
+    kind: str | None = Field(default=None, max_length=50)   # e.g. crane_installation, climbing
+    depth_m: float | None = Field(default=None, ge=0)        # excavation, manual piles
+    height_m: float | None = Field(default=None, ge=0)       # formwork, scaffolding, curtain wall
+    span_m: float | None = Field(default=None, ge=0)         # formwork, steel structure
+    load_kn: float | None = Field(default=None, ge=0)        # lifting
 
 
 class ProjectPatch(BaseModel):
