@@ -197,18 +197,87 @@ def mount(app: Flask, settings: AppSettings, extents: dict[str, dict] | None = N
     flask_app.OPENAPI = load_openapi_document()
     flask_app.api_ = API(config, flask_app.OPENAPI)
     ogc_provider.configure(app.extensions["sitewatch_pool"])
+    _declare_conformance()
 
     app.register_blueprint(flask_app.BLUEPRINT, url_prefix="/ogc")
-    # pygeoapi's <path:> rule outranks any rule of ours for the same URL, so wrap its view:
-    # GeoJSON for our collections is answered here, everything else goes on to pygeoapi.
-    endpoint = "pygeoapi.collection_items"
+    # pygeoapi's <path:> rules outrank any rule of ours for the same URLs, so we wrap its views:
+    # JSON for our collections is answered here, everything else goes on to pygeoapi.
+    _wrap(app, "pygeoapi.collection_items", _items_view)
+    _wrap(app, "pygeoapi.collection_queryables", _queryables_view)
+
+
+FEATURES_CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+]
+
+
+def _declare_conformance() -> None:
+    """What our feature collections conform to, for pygeoapi's /conformance (JSON and HTML).
+
+    pygeoapi 0.21 claims Part 4 (create/replace/delete), which /ogc does not offer (writes go
+    through /api/v1 with a token), and none of Part 3's filter classes, which we implement.
+    """
+    from pygeoapi.api import itemtypes
+
+    itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = FEATURES_CONFORMANCE
+
+
+def _wrap(app: Flask, endpoint: str, ours) -> None:
     pygeoapi_view = app.view_functions[endpoint]
 
-    def collection_items(collection_id: str, item_id: str | None = None) -> Response:
+    def view(collection_id: str, **kwargs):
         coll = COLLECTIONS.get(collection_id)
-        if coll is not None and request.method == "GET" and _wants_json():
-            return items(coll) if item_id is None else item(coll, item_id)
-        return pygeoapi_view(collection_id, item_id)
+        if coll is not None and request.method == "GET":
+            if _wants_json():
+                return ours(coll, **kwargs)
+            _check_params(_allowed_params(endpoint, coll, kwargs))  # HTML is strict too
+        return pygeoapi_view(collection_id, **kwargs)
 
-    app.view_functions[endpoint] = collection_items
+    app.view_functions[endpoint] = view
 
+
+def _allowed_params(endpoint: str, coll: Collection, kwargs: dict) -> frozenset[str]:
+    if endpoint.endswith("collection_items"):
+        return ITEM_PARAMS if kwargs.get("item_id") else RESERVED | coll.queryables.keys()
+    return frozenset({"f", "lang"})
+
+
+def _items_view(coll: Collection, item_id: str | None = None) -> Response:
+    return items(coll) if item_id is None else item(coll, item_id)
+
+
+def _queryables_view(coll: Collection) -> Response:
+    """JSON Schema of what ``filter``, ``sortby`` and property=value accept (Part 3)."""
+    _check_params(frozenset({"f", "lang"}))
+    props: dict = {"geometry": {"format": f"geometry-{coll.geometry_type.lower()}",
+                                "x-ogc-role": "primary-geometry"}}
+    for name, prop in coll.queryables.items():
+        props[name] = {**prop.schema, "description": prop.title_zh}
+        if f"t.{name}" == coll.id_sql:
+            props[name]["x-ogc-role"] = "id"
+    body = {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": _url(f"/collections/{coll.id}/queryables", {}),
+        "type": "object",
+        "title": coll.title,
+        "properties": props,
+        "additionalProperties": False,
+    }
+    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/schema+json")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,11 @@ PROVIDER = "spatial.ogc_provider.SiteWatchProvider"
 HANGZHOU_BBOX = [119.5, 29.8, 120.8, 30.6]
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, date) else None
+def _instant(value: Any) -> datetime | None:
+    """A ledger date as the RFC 3339 instant pygeoapi's extent and datetime checks expect."""
+    if isinstance(value, date):
+        return datetime.combine(value, time.min, tzinfo=timezone.utc)
+    return None
 
 
 def build_config(settings: AppSettings, extents: dict[str, dict] | None = None) -> dict:
@@ -41,8 +44,8 @@ def build_config(settings: AppSettings, extents: dict[str, dict] | None = None) 
         interval = ext.get("interval")
         if coll.temporal:
             extents_cfg["temporal"] = {
-                "begin": _iso(interval[0]) if interval else None,
-                "end": _iso(interval[1]) if interval else None,
+                "begin": _instant(interval[0]) if interval else None,
+                "end": _instant(interval[1]) if interval else None,
             }
         resources[cid] = {
             "type": "collection",
@@ -73,7 +76,7 @@ def build_config(settings: AppSettings, extents: dict[str, dict] | None = None) 
             # zh-CN would make pygeoapi 0.21 answer 500 to QGIS's "Accept-Language: en,*".
             "languages": ["en-US", "zh"],
             "gzip": False,
-            "cors": True,
+            "cors": False,  # CORS is applied to the whole app in create_app
             "pretty_print": False,
             "limits": {"default_items": settings.default_limit, "max_items": settings.max_limit,
                        "on_exceed": "error"},

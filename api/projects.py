@@ -57,7 +57,8 @@ def export() -> Response:
         ledger.export_ledger(conn, fmt, buffer)
     buffer.seek(0)
     name = f"sitewatch-projects-{date.today():%Y%m%d}.{fmt}"
-    return send_file(buffer, mimetype=ledger.FORMATS[fmt], as_attachment=True, download_name=name)
+    mimetype = ledger.FORMATS[fmt].split(";")[0]  # send_file adds the charset of text types
+    return send_file(buffer, mimetype=mimetype, as_attachment=True, download_name=name)
 
 
 @bp.get("/projects/<code>")
@@ -103,10 +104,10 @@ def update_project(code: str) -> Response:
 
 @bp.delete("/projects/<code>")
 @require("admin")
-def delete_project(code: str) -> tuple[str, int]:
+def delete_project(code: str) -> Response:
     with _pool().connection() as conn:
         projects.delete(conn, code)
-    return "", 204
+    return Response(status=204)
 
 
 @bp.get("/projects/fields")

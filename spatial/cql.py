@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import cql2
+import shapely
+import shapely.geometry
 from psycopg import sql
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
@@ -32,10 +34,12 @@ def parse(text: str, lang: str | None = None) -> ast.Node:
     """Parse a ``filter`` parameter; ``lang`` is ``cql2-text`` (default) or ``cql2-json``."""
     if lang not in (None, "cql2-text", "cql2-json", "cql-text", "cql-json"):
         raise InvalidQuery(f"unsupported filter-lang {lang!r}", parameter="filter-lang")
+    if "\x00" in text:
+        raise InvalidQuery("the filter contains a NUL character", parameter="filter")
     as_json = lang in ("cql2-json", "cql-json") or (lang is None and text.lstrip().startswith("{"))
     try:
         doc = json.loads(text) if as_json else cql2.parse_text(text).to_json()
-        return parse_cql2_json(_bbox_to_polygon(doc))
+        return parse_cql2_json(_normalise(doc))
     except InvalidQuery:
         raise
     except Exception as exc:  # the parsers raise a zoo of lark/json/value errors
@@ -43,16 +47,20 @@ def parse(text: str, lang: str | None = None) -> ast.Node:
         raise InvalidQuery(f"bad {kind} filter: {exc}".splitlines()[0], parameter="filter") from exc
 
 
-def _bbox_to_polygon(node: Any) -> Any:
-    """Rewrite ``{"bbox": [...]}`` literals as GeoJSON polygons.
+def _normalise(node: Any) -> Any:
+    """Rewrite standard CQL2 JSON where pygeofilter 0.4 reads it differently.
 
-    pygeofilter 0.4 reads a CQL2 JSON bbox [minx, miny, maxx, maxy] into an Envelope as
-    (x1, x2, y1, y2), which swaps the corners; a polygon literal avoids that.
+    - ``{"bbox": [minx, miny, maxx, maxy]}`` becomes a GeoJSON polygon: pygeofilter makes an
+      Envelope of it as (x1, x2, y1, y2), which swaps the corners.
+    - ``{"op": "between", "args": [a, lo, hi]}`` becomes ``[a, [lo, hi]]``, pygeofilter's shape.
     """
     if isinstance(node, list):
-        return [_bbox_to_polygon(n) for n in node]
+        return [_normalise(n) for n in node]
     if not isinstance(node, dict):
         return node
+    if node.get("op") == "between" and isinstance(node.get("args"), list) and len(node["args"]) == 3:
+        a, lo, hi = (_normalise(x) for x in node["args"])
+        return {"op": "between", "args": [a, [lo, hi]]}
     if set(node) == {"bbox"}:
         box = node["bbox"]
         if not isinstance(box, list) or len(box) not in (4, 6):
@@ -61,7 +69,7 @@ def _bbox_to_polygon(node: Any) -> Any:
             box[0], box[1], box[3], box[4])
         ring = [[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]
         return {"type": "Polygon", "coordinates": [ring]}
-    return {k: _bbox_to_polygon(v) for k, v in node.items()}
+    return {k: _normalise(v) for k, v in node.items()}
 
 
 class Translator:
@@ -129,7 +137,11 @@ class Translator:
         if name in ("casei", "lower", "accenti") and len(node.arguments) == 1:
             arg = node.arguments[0]
             if isinstance(arg, ast.Attribute):
-                inner = sql.SQL(self._prop(arg).sql)
+                arg_prop = self._prop(arg)
+                if arg_prop.type != "string":
+                    raise InvalidQuery(f"{name}() needs a text property, not {arg_prop.name}",
+                                       parameter="filter")
+                inner = sql.SQL(arg_prop.sql)
             elif isinstance(arg, str):
                 inner = self.bind(arg)
             else:
@@ -147,10 +159,18 @@ class Translator:
         return sql.SQL("({} {} {})").format(lhs, sql.SQL(op), rhs)
 
     def _geometry(self, value: Any) -> sql.Composable:
-        if isinstance(value, (values.Geometry, values.Envelope)):
-            geojson = json.dumps(value.geometry)
-        else:
+        if not isinstance(value, (values.Geometry, values.Envelope)):
             raise InvalidQuery("a geometry literal is expected here", parameter="filter")
+        try:  # shapely checks what GEOS inside PostgreSQL would otherwise fail on
+            geom = shapely.geometry.shape(value.geometry)
+        except Exception as exc:  # noqa: BLE001 - shapely raises several kinds
+            raise InvalidQuery(f"bad geometry literal in filter: {exc}", parameter="filter") from exc
+        if geom.is_empty:
+            raise InvalidQuery("empty geometry literal in filter", parameter="filter")
+        if not _rings_closed(value.geometry):
+            raise InvalidQuery("a polygon ring in the filter is not closed (first point must "
+                               "equal the last, at least 4 points)", parameter="filter")
+        geojson = shapely.to_geojson(geom)
         expr = sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON({}), {})").format(
             self.bind(geojson), sql.Literal(self.filter_crs.srid))
         if self.filter_crs.swap_axes:
@@ -203,6 +223,8 @@ class Translator:
         if isinstance(node, ast.IsNull):
             lhs, _ = self._operand(node.lhs)
             return sql.SQL("({} IS NOT NULL)" if node.not_ else "({} IS NULL)").format(lhs)
+        if isinstance(node, bool):
+            return sql.SQL("TRUE" if node else "FALSE")
         if isinstance(node, ast.Include):
             return sql.SQL("FALSE" if node.not_ else "TRUE")
         if isinstance(node, ast.BBox):
@@ -246,6 +268,14 @@ class Translator:
                 f"temporal operator {node.op.value} is not supported on a date property",
                 parameter="filter")
         return sql.SQL(template).format(c=col, lo=lo, hi=hi)
+
+
+def _rings_closed(geometry: dict) -> bool:
+    """Shapely closes open rings silently; WKT and GeoJSON say a ring repeats its first point."""
+    kind, coords = geometry.get("type"), geometry.get("coordinates")
+    polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
+    return all(len(ring) >= 4 and list(ring[0]) == list(ring[-1])
+               for polygon in polygons for ring in polygon)
 
 
 # A date property is an instant; [lo, hi] is the literal instant or interval.

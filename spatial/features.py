@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
@@ -23,6 +24,7 @@ from spatial.crs import CRS84, Crs, parse_crs
 from spatial.errors import InvalidQuery
 
 _CRS84 = parse_crs(CRS84)
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ def _instant(text: str, *, end: bool) -> datetime | None:
     try:
         if len(text) == 10:
             d = date.fromisoformat(text)
-            return datetime.combine(d, time.max if end else time.min, tzinfo=timezone.utc)
+            # A bare date is a calendar day where the ledger lives.
+            return datetime.combine(d, time.max if end else time.min, tzinfo=LOCAL_TZ)
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidQuery(f"datetime is not RFC 3339: {text!r}", parameter="datetime") from exc
@@ -161,7 +164,7 @@ def feature_sql(collection: Collection, *, crs: Crs, properties: tuple[str, ...]
         sql.SQL("{}, {}").format(sql.Literal(n), sql.SQL(collection.property(n).sql))  # type: ignore[union-attr]
         for n in names
     )
-    props = sql.SQL("json_build_object({})::text").format(pairs) if names else sql.SQL("'{{}}'")
+    props = sql.SQL("json_build_object({})::text").format(pairs) if names else sql.SQL("'{}'")
     geometry = (sql.SQL("'null'") if skip_geometry
                 else sql.SQL("coalesce({}, 'null')").format(_geometry_expr(collection, crs)))
     return sql.SQL(
@@ -194,12 +197,13 @@ def where_sql(collection: Collection, q: ItemsQuery, params: dict[str, Any]) -> 
             raise InvalidQuery(f"{collection.id} has no time extent", parameter="datetime")
         start_sql, end_sql = collection.temporal
         lo, hi = q.interval
+        # Ledger dates are calendar days in Shanghai: compare dates, whatever the session zone.
         if lo is not None:
-            params["dt_lo"] = lo
-            clauses.append(sql.SQL("{} >= %(dt_lo)s::date").format(sql.SQL(end_sql)))
+            params["dt_lo"] = lo.astimezone(LOCAL_TZ).date()
+            clauses.append(sql.SQL("{} >= %(dt_lo)s").format(sql.SQL(end_sql)))
         if hi is not None:
-            params["dt_hi"] = hi
-            clauses.append(sql.SQL("{} <= %(dt_hi)s::date").format(sql.SQL(start_sql)))
+            params["dt_hi"] = hi.astimezone(LOCAL_TZ).date()
+            clauses.append(sql.SQL("{} <= %(dt_hi)s").format(sql.SQL(start_sql)))
     for i, (name, text) in enumerate(q.equals):
         key = f"eq{i}"
         params[key] = coerce_value(collection, name, text)
@@ -254,10 +258,11 @@ def query_items(conn: psycopg.Connection, collection: Collection, q: ItemsQuery)
         else:
             cquery, cparams = count_sql(collection, q)
             matched = conn.execute(cquery, cparams, prepare=True).fetchone()[0]  # type: ignore[index]
-    except psycopg.errors.DataException as exc:
-        # e.g. a geometry literal PostGIS rejects; the request is at fault, not the server.
+    except psycopg.DataError as exc:
+        # Division by zero, numeric overflow, a NUL byte: the request is at fault, not the server.
         conn.rollback()
-        raise InvalidQuery(f"the query cannot be evaluated: {exc.diag.message_primary}") from exc
+        reason = exc.diag.message_primary or "a value is out of range"
+        raise InvalidQuery(f"the filter cannot be evaluated: {reason}", parameter="filter") from exc
     return ItemsPage(features, returned, matched)
 
 

@@ -10,6 +10,8 @@ from datetime import date
 from typing import Any, Literal
 
 import psycopg
+import shapely
+import shapely.geometry
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -89,9 +91,30 @@ class ProjectPatch(BaseModel):
     @field_validator("geometry")
     @classmethod
     def _geometry(cls, v: dict | None) -> dict | None:
-        if v is not None and v.get("type") not in ("Polygon", "MultiPolygon"):
+        if v is None:
+            return v
+        if v.get("type") not in ("Polygon", "MultiPolygon"):
             raise ValueError("footprint must be a GeoJSON Polygon or MultiPolygon")
+        try:
+            geom = shapely.geometry.shape(v)
+        except Exception as exc:  # noqa: BLE001 - shapely raises several kinds
+            raise ValueError(f"not a readable GeoJSON polygon: {exc}") from exc
+        if geom.is_empty:
+            raise ValueError("the footprint is empty")
+        if not geom.is_valid:
+            raise ValueError(f"the footprint is not valid: {shapely.is_valid_reason(geom)}")
+        minx, miny, maxx, maxy = geom.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise ValueError("coordinates must be longitude, latitude (CRS84)")
         return v
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """PostgreSQL text cannot hold NUL; say so instead of failing in the driver."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
 
 
 REQUIRED = ("code", "name", "district_code", "type", "stage", "geometry")
@@ -196,7 +219,7 @@ def _geometry_ok(conn: psycopg.Connection, geojson: str) -> None:
         valid, reason = conn.execute(
             "SELECT ST_IsValid(g), ST_IsValidReason(g) FROM "
             "(SELECT ST_SetSRID(ST_GeomFromGeoJSON(%s), 4490) g) s", (geojson,)).fetchone()
-    except psycopg.errors.DataException as exc:
+    except psycopg.DataError as exc:
         raise ValidationFailed("the footprint is not valid GeoJSON", [
             {"row": 0, "field": "geometry", "reason": exc.diag.message_primary}]) from exc
     if not valid:
