@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import cql2
@@ -111,7 +112,8 @@ class Translator:
         if kind in ("number", "integer"):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise InvalidQuery(f"{prop.name} is a number; got {value!r}", parameter="filter")
-            return self.bind(value)
+            # Bound as numeric, not double precision, so the column's index stays usable.
+            return self.bind(Decimal(repr(value)) if isinstance(value, float) else value)
         if kind == "boolean":
             if not isinstance(value, bool):
                 raise InvalidQuery(f"{prop.name} is a boolean; got {value!r}", parameter="filter")

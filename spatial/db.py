@@ -38,10 +38,19 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
     return psycopg.connect(url, **kwargs)
 
 
+# Session settings of the serving pool.  Request values arrive as bound parameters of prepared
+# statements; a generic plan would ignore them (e.g. plan a city-wide bbox like a tiny one), so
+# plans are always made for the actual values.  Parallel workers cost more than they save for
+# page-sized queries on a few cores.
+POOL_OPTIONS = "-c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0"
+
+
 def create_pool(url: str, *, min_size: int = 1, max_size: int = 8) -> ConnectionPool:
+    """A pool of autocommit connections: reads need no BEGIN/ROLLBACK round trips, and writes
+    open their own ``conn.transaction()``."""
     pool = ConnectionPool(
         url, min_size=min_size, max_size=max_size, open=False, name="sitewatch",
-        kwargs={"application_name": "sitewatch"},
+        kwargs={"application_name": "sitewatch", "autocommit": True, "options": POOL_OPTIONS},
     )
     pool.open(wait=True, timeout=30)
     return pool

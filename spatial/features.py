@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -130,7 +131,10 @@ def coerce_value(collection: Collection, name: str, text: str) -> Any:
     prop = collection.queryables[name]
     try:
         if prop.type == "number":
-            return float(text)
+            value = Decimal(text)  # numeric, like the column, so its index is usable
+            if not value.is_finite():
+                raise ValueError(text)
+            return value
         if prop.type == "integer":
             return int(text)
         if prop.type == "boolean":
@@ -139,7 +143,7 @@ def coerce_value(collection: Collection, name: str, text: str) -> Any:
             return text.lower() == "true"
         if prop.format in ("date", "date-time"):
             return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
+    except (ValueError, ArithmeticError) as exc:
         raise InvalidQuery(f"{name} must be a {prop.format or prop.type}: {text!r}",
                            parameter=name) from exc
     return text

@@ -22,7 +22,7 @@ from pygeoapi.provider.base import (
 
 from spatial import features
 from spatial.collections import COLLECTIONS
-from spatial.crs import parse_crs
+from spatial.crs import STORAGE_CRS, parse_crs
 from spatial.errors import InvalidQuery
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,9 @@ class SiteWatchProvider(BaseProvider):
             query = features.ItemsQuery(
                 limit=0 if resulttype == "hits" else limit,
                 offset=offset,
-                bbox=tuple(bbox[:2] + bbox[-2:]) if bbox else None,  # pygeoapi gives storage lon/lat
+                # pygeoapi hands the bbox over already in the storage CRS, EPSG:4490 (lat,lon).
+                bbox=tuple(bbox[:2] + bbox[-2:]) if bbox else None,
+                bbox_crs=parse_crs(STORAGE_CRS),
                 crs=parse_crs(getattr(crs_transform_spec, "target_crs_uri", None)),
                 interval=features.parse_datetime(datetime_) if datetime_ else None,
                 filter=filterq,

@@ -1,7 +1,9 @@
 -- 0001: the project ledger (项目台账): districts, enterprises, projects, stage history, API tokens.
 -- Geometry is stored in CGCS2000 (EPSG:4490), lon/lat order as PostGIS keeps it.
 
-CREATE EXTENSION IF NOT EXISTS postgis;
+-- Into public explicitly: with a user named like the schema, "$user" would win and every
+-- client without sitewatch on its search_path (QGIS, GDAL) would miss the PostGIS functions.
+CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public;
 
 CREATE TABLE sitewatch.district (
     code              text PRIMARY KEY CHECK (code ~ '^[0-9]{6}$'),      -- GB/T 2260

@@ -179,7 +179,7 @@ def test_export_reimports_unchanged(seeded, tmp_path, fmt):
     assert snapshot(conn) == before  # not even updated_at moved
 
     # into an empty ledger: the same content again (new ids and timestamps)
-    conn.execute("TRUNCATE sitewatch.project_stage_history, sitewatch.project")
+    conn.execute("TRUNCATE sitewatch.project_stage_history, sitewatch.project CASCADE")
     conn.commit()
     assert import_file(conn, path)["inserted"] == 3
     after = snapshot(conn)
