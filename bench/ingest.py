@@ -1,0 +1,364 @@
+"""Sensor ingest: MQTT publish → committed rows against the COPY floor, and alarm latency.
+
+Run::
+
+    .venv/bin/python bench/ingest.py [--readings 300000] [--sensors 1000] [--latency-seconds 20]
+
+One run, one machine (2 cores here, shared by everything below):
+
+* a database: a private cluster in a temporary SITEWATCH_DATA (default settings: fsync and
+  synchronous_commit on), or a scratch database on the server of SITEWATCH_DATABASE_URL;
+* a Mosquitto of our own on a free port (persistence on, ``sensors.broker``);
+* the worker as a user runs it: ``sitewatch ingest mqtt`` in its own process;
+* a load generator that must stay cheap: a raw-socket MQTT 3.1.1 publisher (QoS 1, packets
+  encoded before the clock starts, PUBACKs counted by a reader thread).
+
+Throughput: N readings (distinct sensor/ts, normal values, so every rule runs and none fires) are
+published as fast as the publisher can; the clock stops when ``count(*)`` of the readings table
+reaches N.  Floor: the same N rows, COPY'd straight from Python (psycopg, binary) into the same
+table, emptied first.  Latency: readings paced at 5,000/s for S seconds while 100 crane sensors
+cross 100 % of rated load moment every couple of seconds; each crossing is timed from just before
+its publish to the NOTIFY the engine sends when the alarm row commits.  This is a benchmark, not
+a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+try:  # run as a script (bench/ is on sys.path) or as the module bench.ingest
+    import _common as common
+except ImportError:  # pragma: no cover
+    from bench import _common as common
+
+from sensors.broker import Mosquitto
+from spatial import cluster, db, sample_city
+from spatial.settings import DatabaseSettings
+
+SITEWATCH = Path(sys.executable).parent / "sitewatch"
+TARGET_RATE = 20_000          # readings/s
+TARGET_FLOOR_SHARE = 0.50     # of the COPY floor
+TARGET_P99_MS = 1000.0
+LATENCY_RATE = 5_000          # readings/s during the latency phase
+ALARM_SENSORS = 100
+# (kind, unit, normal value) of the background sensors: every rule type is exercised.
+BACKGROUND = [("pm10", "µg/m³", 42.0), ("noise", "dB(A)", 48.0), ("tilt", "‰", 1.1),
+              ("wind_speed", "m/s", 3.2), ("pit_wall_displacement", "mm", 4.0),
+              ("crane_load_moment", "%", 35.0)]
+
+
+# -- a cheap MQTT publisher -----------------------------------------------------------------------
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+class RawPublisher:
+    """MQTT 3.1.1 QoS 1 publisher on one socket; a thread counts the PUBACKs."""
+
+    def __init__(self, host: str, port: int, client_id: str) -> None:
+        self.sock = socket.create_connection((host, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        cid = client_id.encode()
+        body = b"\x00\x04MQTT\x04\x02\x00\x00" + struct.pack("!H", len(cid)) + cid
+        self.sock.sendall(b"\x10" + _varint(len(body)) + body)
+        assert self.sock.recv(4) == b"\x20\x02\x00\x00", "CONNACK"
+        self.acked = 0
+        self.mid = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        received = 0
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            received += len(chunk)
+            self.acked = received // 4          # PUBACK is 4 bytes and the only packet we get
+
+    def packet(self, topic: bytes, payload: bytes) -> bytes:
+        self.mid = self.mid % 65535 + 1
+        body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", self.mid) + payload
+        return b"\x32" + _varint(len(body)) + body
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(b"\xe0\x00")
+        finally:
+            self.sock.close()
+
+
+# -- set-up ----------------------------------------------------------------------------------------
+
+class Database:
+    """A private cluster in ``data``, or a scratch database on SITEWATCH_DATABASE_URL."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.external = os.environ.get("SITEWATCH_DATABASE_URL")
+        self.scratch: str | None = None
+
+    def start(self) -> str:
+        if not self.external:
+            return db.resolve_url(DatabaseSettings(data=self.data, database_url=None))
+        self.scratch = f"sitewatch_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(self.external, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.scratch)))
+        info = psycopg.conninfo.conninfo_to_dict(self.external)
+        info["dbname"] = self.scratch
+        return psycopg.conninfo.make_conninfo(**info)
+
+    def stop(self) -> None:
+        if self.scratch:
+            with psycopg.connect(self.external, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                              .format(sql.Identifier(self.scratch)))
+        else:
+            cluster.stop(DatabaseSettings(data=self.data, database_url=None))
+
+
+def make_sensors(url: str, n: int) -> tuple[str, list[tuple[int, str, str, float]]]:
+    """A small ledger and n background + ALARM_SENSORS crane sensors on one project."""
+    with db.connect(url) as conn:
+        db.migrate(conn)
+        sample_city.load(conn, projects=5, seed=1)
+        project = conn.execute("SELECT id, code FROM sitewatch.project ORDER BY id LIMIT 1"
+                               ).fetchone()
+        rows = []
+        for i in range(n + ALARM_SENSORS):
+            kind, unit, normal = BACKGROUND[i % len(BACKGROUND)] if i < n else \
+                ("crane_load_moment", "%", 50.0)
+            code = f"B{i:05d}" if i < n else f"ALARM{i - n:03d}"
+            sid = conn.execute(
+                "INSERT INTO sitewatch.sensor (project_id, code, kind, unit, location) VALUES "
+                "(%s, %s, %s, %s, ST_SetSRID(ST_MakePoint(120.15, 30.28, 0), 4490)) RETURNING id",
+                (project[0], code, kind, unit)).fetchone()[0]
+            rows.append((sid, code, kind, normal))
+        conn.commit()
+    return project[1], rows
+
+
+def start_worker(url: str, mqtt_url: str, data: Path) -> subprocess.Popen:
+    # SITEWATCH_INGEST_* and SITEWATCH_MQTT_FAST_IO pass through (to compare settings).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SITEWATCH_DATABASE_URL", "SITEWATCH_DATA", "SITEWATCH_MQTT_URL")}
+    env.update(SITEWATCH_DATABASE_URL=url, SITEWATCH_DATA=str(data))
+    log = data / "ingest.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([str(SITEWATCH), "ingest", "mqtt", "--url", mqtt_url,
+                                 "--no-notify"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    deadline = time.monotonic() + 60
+    while "subscribed to" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the ingest worker did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    return proc
+
+
+def count(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM sitewatch.reading").fetchone()[0]
+
+
+def wait_for(conn: psycopg.Connection, n: int, timeout: float = 600.0) -> float:
+    """Poll until the readings table holds n rows; the time it did."""
+    deadline = time.perf_counter() + timeout
+    while count(conn) < n:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"only {count(conn)} of {n} rows after {timeout:.0f} s")
+        time.sleep(0.02)
+    return time.perf_counter()
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+# -- phases ----------------------------------------------------------------------------------------
+
+def throughput(pub: RawPublisher, conn: psycopg.Connection, code: str, sensors: list,
+               n: int) -> tuple[float, float, list[tuple]]:
+    """(readings/s end to end, publish rate, the rows for the floor)."""
+    background = [s for s in sensors if not s[1].startswith("ALARM")]
+    t0 = time.time() - 7200
+    rows, packets = [], []
+    for i in range(n):
+        sid, scode, _, normal = background[i % len(background)]
+        t = t0 + i // len(background)
+        value = normal + (i % 7) * 0.1
+        payload = json.dumps({"ts": iso(t), "value": value, "seq": i}).encode()
+        packets.append(pub.packet(f"sitewatch/{code}/{scode}".encode(), payload))
+        rows.append((sid, datetime.fromtimestamp(t, timezone.utc), value, i))
+    chunks = [b"".join(packets[i:i + 2000]) for i in range(0, n, 2000)]
+    start = time.perf_counter()
+    for chunk in chunks:
+        pub.send(chunk)
+    published = time.perf_counter()
+    end = wait_for(conn, n)
+    return n / (end - start), n / (published - start), rows
+
+
+def floor(conn: psycopg.Connection, rows: list[tuple]) -> float:
+    conn.execute("TRUNCATE sitewatch.reading")
+    start = time.perf_counter()
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy("COPY sitewatch.reading (sensor_id, ts, value, seq) FROM STDIN "
+                      "(FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "timestamptz", "float8", "int8"])
+            for row in rows:
+                copy.write_row(row)
+    return len(rows) / (time.perf_counter() - start)
+
+
+def latency(pub: RawPublisher, url: str, code: str, sensors: list, seconds: float,
+            warmup: float = 2.0) -> tuple[list[float], float, int]:
+    """Crossing → committed alarm latencies (s), the achieved rate, readings sent."""
+    sent_at: dict[tuple[int, int], float] = {}
+    seen: dict[tuple[int, int], float] = {}
+    stop = threading.Event()
+
+    def listen() -> None:
+        with psycopg.connect(url, autocommit=True) as listener:
+            listener.execute("LISTEN sitewatch_alarm")
+            while not stop.is_set():
+                for note in listener.notifies(timeout=0.2):
+                    got = time.time()
+                    msg = json.loads(note.payload)
+                    if msg["event"] == "opened":
+                        t = datetime.fromisoformat(msg["ts"]).timestamp()
+                        seen[(msg["sensor_id"], round(t * 1000))] = got
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    per_tick, tick = LATENCY_RATE // 100, 0.01
+    crossing_every = 10          # every 10th reading of an alarm sensor crosses 100 %
+    turns: dict[int, int] = {}
+    order = list(range(len(sensors)))
+    k, sent = 0, 0
+    start = time.perf_counter()
+    next_tick = start
+    while (now := time.perf_counter()) < start + warmup + seconds:
+        if now < next_tick:
+            time.sleep(next_tick - now)
+        wall = time.time()
+        chunk, crossings = [], []
+        for _ in range(per_tick):
+            sid, scode, _, normal = sensors[order[k % len(order)]]
+            k += 1
+            value = normal
+            if scode.startswith("ALARM"):
+                turns[sid] = turns.get(sid, 0) + 1
+                if turns[sid] % crossing_every == 0:
+                    value = 105.0
+                    crossings.append((sid, round(wall * 1000)))
+            chunk.append(pub.packet(f"sitewatch/{code}/{scode}".encode(),
+                                    json.dumps({"ts": iso(wall), "value": value}).encode()))
+        before = time.time()
+        pub.send(b"".join(chunk))
+        sent += len(chunk)
+        if time.perf_counter() - start >= warmup:
+            for key in crossings:
+                sent_at[key] = before
+        next_tick += tick
+    rate = sent / (time.perf_counter() - start)
+    time.sleep(3.0)   # late alarms still count (and show in p99)
+    stop.set()
+    thread.join(timeout=5)
+    missing = [key for key in sent_at if key not in seen]
+    if missing:
+        print(f"warning: {len(missing)} of {len(sent_at)} crossings raised no alarm in time",
+              file=sys.stderr)
+    return [seen[key] - t for key, t in sent_at.items() if key in seen], rate, sent
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readings", type=int, default=300_000)
+    parser.add_argument("--sensors", type=int, default=1000)
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs)")
+    args = parser.parse_args(argv)
+    common.raise_on_sigterm()
+    data = Path(tempfile.mkdtemp(prefix="sitewatch-bench-ingest-"))
+    data.chmod(0o755)
+    database = Database(data)
+    with ExitStack() as stack:
+        if not args.keep:
+            stack.callback(shutil.rmtree, data, ignore_errors=True)
+        stack.callback(database.stop)
+        url = database.start()
+        code, sensors = make_sensors(url, args.sensors)
+        broker = stack.enter_context(Mosquitto(data / "mqtt"))
+        worker = start_worker(url, broker.url, data)
+        stack.callback(lambda: (os.killpg(worker.pid, signal.SIGTERM), worker.wait(30)))
+        host, port = broker.host, broker.port
+        with psycopg.connect(url, autocommit=True) as conn:
+            pub = RawPublisher(host, port, "bench-throughput")
+            rate, pub_rate, rows = throughput(pub, conn, code, sensors, args.readings)
+            pub.close()
+            copy_rate = floor(conn, rows)
+            pub = RawPublisher(host, port, "bench-latency")
+            lat, lat_rate, lat_sent = latency(pub, url, code, sensors, args.latency_seconds)
+            pub.close()
+        share = rate / copy_rate
+        p50, p99 = (common.percentile(lat, q) * 1000 for q in (50, 99))
+        print(f"\nsensor ingest, {common.cores()} cores, {args.readings:,} readings over "
+              f"{args.sensors:,} sensors; broker {broker.url}; worker: sitewatch ingest mqtt\n")
+        common.print_table(["measure", "value", "target", "result"], [
+            ["MQTT publish → committed rows (readings/s)", rate, f"≥ {TARGET_RATE:,}",
+             "PASS" if rate >= TARGET_RATE else "FAIL"],
+            ["COPY floor from Python (rows/s)", copy_rate, "", ""],
+            ["MQTT / floor", f"{share:.0%}", f"≥ {TARGET_FLOOR_SHARE:.0%}",
+             "PASS" if share >= TARGET_FLOOR_SHARE else "FAIL"],
+            ["publisher alone (readings/s)", pub_rate, "", ""],
+            [f"latency phase rate (readings/s, {lat_sent:,} sent)", lat_rate,
+             f"{LATENCY_RATE:,}", ""],
+            [f"alarm latency p50 (ms, {len(lat)} alarms)", p50, "", ""],
+            ["alarm latency p99 (ms)", p99, f"≤ {TARGET_P99_MS:,.0f}",
+             "PASS" if p99 <= TARGET_P99_MS else "FAIL"],
+        ])
+        print()
+        print(f"{'PASS' if rate >= TARGET_RATE else 'FAIL'}: sustained {rate:,.0f} readings/s "
+              f"(target ≥ {TARGET_RATE:,})")
+        print(f"{'PASS' if share >= TARGET_FLOOR_SHARE else 'FAIL'}: {share:.0%} of the COPY "
+              f"floor {copy_rate:,.0f} rows/s (target ≥ {TARGET_FLOOR_SHARE:.0%})")
+        print(f"{'PASS' if p99 <= TARGET_P99_MS else 'FAIL'}: alarm latency p99 {p99:,.0f} ms, "
+              f"p50 {p50:,.0f} ms at {lat_rate:,.0f} readings/s (target p99 ≤ "
+              f"{TARGET_P99_MS:,.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
