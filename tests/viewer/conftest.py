@@ -1,0 +1,199 @@
+"""Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the app on a real
+socket, with the sample city and a small BIM model with a 4D schedule in a database of its own.
+
+Nothing here downloads a browser: ``scripts/system-deps.sh test`` installs Debian's chromium and
+the page's JavaScript is built from npm by ``scripts/build-viewer.sh`` (``make test`` runs it).
+Screenshots go to ``test-artifacts/viewer/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from werkzeug.serving import make_server
+
+from api import create_app
+from api.settings import AppSettings, Settings
+from spatial import db, sample_city
+from spatial.settings import DatabaseSettings
+from tests.conftest import fresh_database
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "viewer"
+CHROMIUM = os.environ.get("SITEWATCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-extensions",
+]
+SEED = 7
+
+# A small model on one project: two stacked slabs, each built by one task.
+BIM_SQL = """
+WITH p AS (SELECT id, ST_PointOnSurface(footprint) AS c FROM sitewatch.project WHERE code = %(code)s),
+m AS (
+    INSERT INTO sitewatch.bim_model (project_id, version, sha256, file_size, status, ifc_schema,
+                                     origin)
+    SELECT id, 1, repeat('ab', 32), 0, 'done', 'IFC4', ST_SetSRID(ST_MakePoint(ST_X(c), ST_Y(c), 0), 4490)
+    FROM p RETURNING id, project_id),
+el AS (
+    INSERT INTO sitewatch.bim_element (model_id, global_id, ifc_class, storey, name,
+                                       bottom_elevation, top_elevation, footprint)
+    SELECT m.id, g.gid, 'IfcSlab', g.storey, g.name, g.b, g.t,
+           ST_Multi(ST_SetSRID(ST_Buffer(p.c::geography, 14, 'quad_segs=1')::geometry, 4490))
+    FROM m, p, (VALUES ('0SiteWatchTestSlab0001', 'L1', 'slab L1', 0.0, 3.5),
+                       ('0SiteWatchTestSlab0002', 'L2', 'slab L2', 3.5, 7.0)) g(gid, storey, name, b, t)
+    RETURNING id, global_id),
+s AS (INSERT INTO sitewatch.schedule (model_id, source, name, purpose)
+      SELECT id, 'ifc', 'test schedule', 'planned' FROM m RETURNING id),
+t AS (
+    INSERT INTO sitewatch.task (schedule_id, identification, name, planned_start, planned_finish)
+    SELECT s.id, v.ident, v.name, v.s::timestamptz, v.f::timestamptz FROM s,
+        (VALUES ('T1', 'slab L1', '2024-03-01 08:00+08', '2024-06-30 17:00+08'),
+                ('T2', 'slab L2', '2024-07-01 08:00+08', '2024-12-31 17:00+08')) v(ident, name, s, f)
+    RETURNING id, identification)
+INSERT INTO sitewatch.task_element (task_id, element_id, relation)
+SELECT t.id, el.id, 'output' FROM t JOIN el ON right(el.global_id, 1) = right(t.identification, 1)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def viewer_db(database_url: str) -> str:
+    url = fresh_database(database_url, "sitewatch_viewer")
+    with db.connect(url) as conn:
+        sample_city.load(conn, projects=300, seed=SEED)
+        conn.commit()
+    return url
+
+
+@pytest.fixture(scope="session")
+def viewer_conn(viewer_db: str):
+    with db.connect(viewer_db, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def bim_project(viewer_conn) -> dict:
+    """The project that carries the test model (an under-construction project)."""
+    code, lon, lat = viewer_conn.execute(
+        "SELECT code, ST_X(ST_PointOnSurface(footprint)), ST_Y(ST_PointOnSurface(footprint)) "
+        "FROM sitewatch.project WHERE stage = 'under_construction' ORDER BY floor_area DESC "
+        "LIMIT 1").fetchone()
+    viewer_conn.execute(BIM_SQL, {"code": code})
+    return {"code": code, "lon": lon, "lat": lat}
+
+
+@pytest.fixture(scope="session")
+def known_project(viewer_conn, bim_project) -> dict:
+    """A large under-construction project without BIM, far from the BIM one, and its fill."""
+    row = viewer_conn.execute(
+        "SELECT code, name, stage, ST_X(ST_PointOnSurface(footprint)), "
+        " ST_Y(ST_PointOnSurface(footprint)) FROM sitewatch.project "
+        "WHERE stage = 'under_construction' AND code <> %s "
+        "ORDER BY ST_Area(footprint::geography) DESC LIMIT 1", (bim_project["code"],)).fetchone()
+    return dict(zip(("code", "name", "stage", "lon", "lat"), row))
+
+
+@pytest.fixture(scope="session")
+def viewer_app(viewer_db: str, bim_project, tmp_path_factory: pytest.TempPathFactory):
+    data = tmp_path_factory.mktemp("viewer-data")
+    port = _free_port()
+    settings = Settings(app=AppSettings(data=data, port=port, host="127.0.0.1"),
+                        database=DatabaseSettings(database_url=viewer_db, data=data))
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    app.config["SITEWATCH_TEST_PORT"] = port
+    return app
+
+
+@pytest.fixture(scope="session")
+def viewer_server(viewer_app):
+    port = viewer_app.config["SITEWATCH_TEST_PORT"]
+    server = make_server("127.0.0.1", port, viewer_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def vendor_built() -> None:
+    if not (ROOT / "viewer" / "static" / "vendor" / "deck-bundle.js").is_file():
+        if not shutil.which("npm"):
+            pytest.skip("viewer/static/vendor is not built and npm is absent (scripts/build-viewer.sh)")
+        subprocess.run(["bash", str(ROOT / "scripts" / "build-viewer.sh")], check=True)
+
+
+@pytest.fixture(scope="session")
+def browser(vendor_built):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is absent: run scripts/system-deps.sh test")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]'")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Recorder:
+    """Every request the page makes, and the console errors it logs."""
+
+    def __init__(self, page):
+        self.urls: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.urls.append(r.url))
+        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def foreign(self) -> list[str]:
+        out = []
+        for url in self.urls:
+            u = urlparse(url)
+            if u.scheme in ("data", "blob") or (u.scheme == "http" and u.hostname == "127.0.0.1"):
+                continue
+            out.append(url)
+        return out
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    pg = context.new_page()
+    pg.recorder = Recorder(pg)
+    yield pg
+    context.close()
+
+
+def open_map(page, url: str, *, timeout: float = 60000) -> None:
+    """Navigate and wait for the first frame with every layer in view loaded."""
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.ready === '1'", timeout=timeout)
+
+
+def fly(page, lon: float, lat: float, zoom: float, pitch: float = 0) -> None:
+    """Jump to a view, then wait until every layer in view has its data and one more frame."""
+    page.evaluate("([lon, lat, zoom, pitch]) => SW.flyTo({longitude: lon, latitude: lat, zoom, "
+                  "pitch, bearing: 0, transitionDuration: 0})", [lon, lat, zoom, pitch])
+    page.wait_for_function("SW.allLoaded()", timeout=30000)
+    page.wait_for_timeout(600)
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

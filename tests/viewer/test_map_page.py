@@ -1,0 +1,230 @@
+"""The map page in headless Chromium: offline, drawn, clickable, replaying 4D, live sensors."""
+
+from __future__ import annotations
+
+import colorsys
+import io
+import json
+import time
+import urllib.request
+
+import pytest
+
+from tests.viewer.conftest import fly, open_map, screenshot
+from viewer import palette
+
+Image = pytest.importorskip("PIL.Image", reason="pillow reads the screenshots (pip install -e '.[test]')")
+
+
+def _pixels(page, x: float, y: float, r: int = 3) -> list[tuple[int, int, int]]:
+    png = page.screenshot(clip={"x": x - r, "y": y - r, "width": 2 * r + 1, "height": 2 * r + 1})
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    return [img.getpixel((i, j)) for j in range(img.height) for i in range(img.width)]
+
+
+def _hsv(rgb) -> tuple[float, float, float]:
+    return colorsys.rgb_to_hsv(*(c / 255 for c in rgb[:3]))
+
+
+def _hue_distance(a: float, b: float) -> float:
+    d = abs(a - b) % 1.0
+    return min(d, 1 - d) * 360
+
+
+def _median(pixels):
+    return tuple(sorted(p[i] for p in pixels)[len(pixels) // 2] for i in range(3))
+
+
+def _settled_status(page, x: float, y: float, expected: str, timeout: float = 20.0):
+    """The status colour at (x, y) once the map has redrawn: polls screenshots until it shows
+    ``expected`` or the time is up (software GL on a busy machine can take seconds a frame)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rgb = _median(_pixels(page, x, y))
+        if _nearest_status(rgb) == expected or time.monotonic() > deadline:
+            return rgb
+        page.wait_for_timeout(250)
+
+
+def _nearest_status(rgb) -> str:
+    """Which planned-status colour a (lit, possibly blended) pixel shows: by hue, grey if pale."""
+    h, s, _ = _hsv(rgb)
+    if s < 0.18:
+        return "not_started"
+    best = min(("in_progress", "done"), key=lambda k: _hue_distance(h, _hsv(palette.STATUS[k])[0]))
+    return best
+
+
+def test_page_loads_offline_and_draws(page, viewer_server):
+    open_map(page, viewer_server + "/")
+    screenshot(page, "01-city")
+    rec = page.recorder
+    assert rec.urls, "the page made no request at all"
+    assert rec.foreign() == [], f"requests left the SiteWatch server: {rec.foreign()}"
+    assert rec.errors == [], rec.errors
+    assert any("/static/vendor/deck-bundle.js" in u for u in rec.urls)
+    assert any("/ogc/collections/districts/items" in u for u in rec.urls)
+    # Chinese UI by default, district names from our data in the layer list's filter.
+    assert page.inner_text("h1") == "SiteWatch 工程建设监管"
+    assert "西湖区" in page.inner_text("#f-district")
+
+
+def test_known_project_colour_and_click(page, viewer_server, known_project):
+    open_map(page, viewer_server + "/")
+    fly(page, known_project["lon"], known_project["lat"], 18)
+    x, y = page.evaluate("([lon, lat]) => SW.project(lon, lat)",
+                         [known_project["lon"], known_project["lat"]])
+    screenshot(page, "02-project-detail")
+    got = _median(_pixels(page, x, y))
+    want = palette.STAGE[known_project["stage"]]
+    h_got, s_got, _ = _hsv(got)
+    assert s_got > 0.2, f"pixel {got} at ({x:.0f}, {y:.0f}) is grey: the project is not drawn"
+    assert _hue_distance(h_got, _hsv(want)[0]) < 12, f"pixel {got} is not the {want} fill"
+    # Clicking it opens the side panel with its name and code.
+    page.mouse.click(x, y)
+    page.wait_for_selector("#panel:not([hidden]) .p-code", timeout=30000)
+    assert page.inner_text("#panel .p-name") == known_project["name"]
+    assert page.inner_text("#panel .p-code") == known_project["code"]
+    body = page.inner_text("#panel")
+    assert "SPI" in body and "—" in body          # progress figures until the progress issue lands
+    assert page.get_attribute("#panel a.btn.primary", "href") == \
+        f"/api/v1/projects/{known_project['code']}/deviation?format=html"
+    screenshot(page, "03-project-panel")
+
+
+def test_date_slider_replays_the_schedule(page, viewer_server, bim_project):
+    open_map(page, viewer_server + "/")
+    assert page.is_visible("#date-section"), "the date slider should show when BIM elements exist"
+    fly(page, bim_project["lon"], bim_project["lat"], 19)
+    x, y = page.evaluate("([lon, lat]) => SW.project(lon, lat, 7)", [bim_project["lon"], bim_project["lat"]])
+    page.focus("#date-slider")
+    page.keyboard.press("Home")           # the schedule's first day: slab L2 (on top) not started
+    before = _settled_status(page, x, y, "not_started")
+    screenshot(page, "04-4d-start")
+    page.keyboard.press("End")            # the last day: both slabs done
+    after = _settled_status(page, x, y, "done")
+    screenshot(page, "05-4d-end")
+    assert page.input_value("#date-slider") == page.get_attribute("#date-slider", "max")
+    assert _nearest_status(before) == "not_started", f"{before} is not the planned colour"
+    assert _nearest_status(after) == "done", f"{after} is not the done colour"
+    # The element's own panel agrees.
+    page.mouse.click(x, y)
+    page.wait_for_selector("#panel:not([hidden])")
+    assert "IfcSlab" in page.inner_text("#panel")
+
+
+def test_language_toggle_and_tablet_width(page, viewer_server):
+    page.set_viewport_size({"width": 800, "height": 1180})      # a tablet, portrait
+    open_map(page, viewer_server + "/")
+    assert not page.is_visible("#controls") or page.evaluate(
+        "document.getElementById('controls').getBoundingClientRect().right <= 0")
+    page.click("#toggle-controls")
+    page.wait_for_timeout(400)
+    assert page.evaluate("document.getElementById('controls').getBoundingClientRect().left >= 0")
+    page.click("#lang-btn")
+    assert page.inner_text("h1") == "SiteWatch construction supervision"
+    assert "West Lake" in page.inner_text("#f-district") or "Xihu" in page.inner_text("#f-district")
+    screenshot(page, "06-tablet-en")
+    page.click("#lang-btn")
+    assert page.inner_text("h1") == "SiteWatch 工程建设监管"
+
+
+def test_gcj02_in_the_browser_matches_python(page, viewer_server):
+    from viewer.gcj02 import wgs84_to_gcj02
+
+    open_map(page, viewer_server + "/")
+    points = [(116.404, 39.915), (120.15, 30.28), (121.4737, 31.2304), (113.2644, 23.1291),
+              (104.0665, 30.5723), (87.6168, 43.8256), (2.35, 48.85)]
+    js = page.evaluate("(pts) => pts.map(([x, y]) => SW.gcj02(x, y))", points)
+    lon, lat = wgs84_to_gcj02([p[0] for p in points], [p[1] for p in points])
+    for (jx, jy), px, py in zip(js, lon, lat):
+        assert abs(jx - px) < 1e-9 and abs(jy - py) < 1e-9
+
+
+def _collections(url: str) -> set[str]:
+    with urllib.request.urlopen(url + "/ogc/collections?f=json") as r:
+        return {c["id"] for c in json.load(r)["collections"]}
+
+
+def test_sensor_value_updates_without_reload(page, viewer_server, viewer_conn):
+    if "sensors" not in _collections(viewer_server):
+        pytest.skip("the `sensors` OGC collection does not exist yet (issue 6 is being built)")
+    from tests.viewer import sensor_feed
+
+    sensor = sensor_feed.pick_sensor(viewer_conn)
+    open_map(page, viewer_server + "/")
+    value = sensor_feed.publish(viewer_conn, viewer_server, sensor)
+    page.wait_for_function(
+        "([code, v]) => SW.state.sensors.some(s => s.code === code && Math.abs(s.value - v) < 1e-6)",
+        arg=[sensor["code"], value], timeout=30000)
+    fly(page, sensor["lon"], sensor["lat"], 17)
+    screenshot(page, "07-sensors")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
+
+
+def test_everything_stays_local_while_panning(page, viewer_server, known_project):
+    open_map(page, viewer_server + "/")
+    for zoom in (11, 14, 16):
+        fly(page, known_project["lon"], known_project["lat"], zoom, pitch=45)
+    time.sleep(0.5)
+    assert page.recorder.foreign() == []
+    assert not [f for f in page.recorder.failed if "/ogc/collections/projects/tiles" not in f], \
+        page.recorder.failed
+
+
+def test_configured_basemap_and_gcj02_shift(page, viewer_app, viewer_server, known_project):
+    """An XYZ raster basemap from settings (here a tile server of our own on 127.0.0.1) under a
+    GCJ-02 datum: tiles are requested from it, and our layers are drawn shifted."""
+    import http.server
+    import threading
+
+    from tests.viewer.conftest import _free_port
+    from viewer.gcj02 import wgs84_to_gcj02
+    from viewer.settings import ViewerSettings
+
+    buf = io.BytesIO()
+    Image.new("RGB", (256, 256), (250, 236, 214)).save(buf, "PNG")
+    tile = buf.getvalue()
+    hits: list[str] = []
+
+    class Tiles(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.end_headers()
+            self.wfile.write(tile)
+
+        def log_message(self, *args):
+            pass
+
+    port = _free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    old = viewer_app.extensions["sitewatch_viewer"]
+    viewer_app.extensions["sitewatch_viewer"] = ViewerSettings(
+        basemap_url=f"http://127.0.0.1:{port}/{{z}}/{{x}}/{{y}}.png", basemap_crs="gcj02")
+    try:
+        open_map(page, viewer_server + "/")
+        gx, gy = wgs84_to_gcj02(known_project["lon"], known_project["lat"])
+        fly(page, float(gx), float(gy), 18)        # the view is in display (GCJ-02) coordinates
+        screenshot(page, "08-basemap-gcj02")
+        assert hits and all(h.endswith(".png") for h in hits)
+        # The page shifts by the same formula as the Python twin.
+        sx, sy = page.evaluate("([lon, lat]) => SW.shiftPos([lon, lat])",
+                               [known_project["lon"], known_project["lat"]])
+        assert abs(sx - float(gx)) < 1e-9 and abs(sy - float(gy)) < 1e-9
+        # The project is drawn at its shifted place: clicking there opens it.
+        x, y = page.evaluate("([lon, lat]) => SW.project(lon, lat)",
+                             [known_project["lon"], known_project["lat"]])
+        page.mouse.click(x, y)
+        page.wait_for_selector("#panel:not([hidden]) .p-code", timeout=30000)
+        assert page.inner_text("#panel .p-code") == known_project["code"]
+        # Far from any project the basemap's colour shows through.
+        spots = [_median(_pixels(page, px, py)) for px, py in
+                 ((1200, 700), (400, 120), (1200, 120), (400, 740), (800, 740))]
+        assert any(all(abs(a - b) < 30 for a, b in zip(c, (250, 236, 214))) for c in spots), spots
+    finally:
+        viewer_app.extensions["sitewatch_viewer"] = old
+        server.shutdown()

@@ -1,0 +1,75 @@
+"""Colours of the map, in one place (RGBA 0–255), handed to the page inside the deck spec.
+
+The 4D status colours follow the progress issue's list (TimeLiner-like); planned-only statuses
+are the three a schedule alone can tell: not started, in progress, done.
+"""
+
+from __future__ import annotations
+
+Colour = tuple[int, int, int, int]
+
+
+def hex_rgba(value: str, alpha: int = 255) -> Colour:
+    """``"#1b9e9e"`` → ``(27, 158, 158, 255)``."""
+    value = value.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16), alpha
+
+
+STAGE = {
+    "approval": hex_rgba("#a9bcd6"),
+    "planning_permit": hex_rgba("#8fa8cb"),
+    "drawing_review": hex_rgba("#7593bf"),
+    "tendering": hex_rgba("#5b7fb3"),
+    "supervision_registration": hex_rgba("#446ca6"),
+    "construction_permit": hex_rgba("#7d6bb5"),
+    "under_construction": hex_rgba("#15a0a0"),
+    "completion_acceptance": hex_rgba("#7cc47f"),
+    "filing": hex_rgba("#a3a3a3"),
+}
+CARD = {
+    "red": hex_rgba("#d7301f"),
+    "yellow": hex_rgba("#f2b705"),
+    "none": hex_rgba("#3f9c5a"),
+    "green": hex_rgba("#3f9c5a"),
+}
+STATUS = {
+    # planned only (from the schedule)
+    "not_started": hex_rgba("#b9c0c8"),
+    "in_progress": hex_rgba("#2f7fd0"),
+    "done": hex_rgba("#3aa655"),
+    # reported progress (the progress issue's statuses)
+    "on_time": hex_rgba("#2f7fd0"),
+    "ahead": hex_rgba("#1f8a70"),
+    "late_start": hex_rgba("#f08c00"),
+    "behind": hex_rgba("#e8590c"),
+    "late_finish": hex_rgba("#c92a2a"),
+    "done_late": hex_rgba("#8c6d52"),
+    "unscheduled": hex_rgba("#dfe3e8", 160),
+}
+SENSOR = {
+    "normal": hex_rgba("#2b9a4a"),
+    "warning": hex_rgba("#f2a000"),
+    "alarm": hex_rgba("#e01e1e"),
+    "offline": hex_rgba("#8a949e"),
+}
+OTHER = {
+    "district_line": hex_rgba("#4a5a6e", 200),
+    "district_fill": hex_rgba("#e9eef3", 90),
+    "district_text": hex_rgba("#2d3b4c"),
+    "unknown": hex_rgba("#8a949e"),
+    "mesh": hex_rgba("#d9dee4", 235),
+}
+
+
+def as_json() -> dict[str, dict[str, list[int]]]:
+    return {name: {k: list(v) for k, v in table.items()}
+            for name, table in (("stage", STAGE), ("card", CARD), ("status", STATUS),
+                                ("sensor", SENSOR), ("other", OTHER))}
+
+
+def project_colour(properties: dict) -> Colour:
+    """The fill of a project as the page draws it: its card when it has one, else its stage."""
+    card = properties.get("card")
+    if card and card in CARD:
+        return CARD[card]
+    return STAGE.get(properties.get("stage") or "", OTHER["unknown"])
