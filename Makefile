@@ -3,18 +3,21 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The map page's JavaScript (deck.gl from npm, bundled into viewer/static/vendor; git-ignored).
+VIEWER := viewer/static/vendor/.built-from
 
 .PHONY: run test bench lint system-deps system-deps-test clean
 
-run: system-deps $(STAMP)
+run: system-deps $(STAMP) $(VIEWER)
 	$(BIN)/sitewatch demo
 
-test: system-deps-test $(STAMP)
+test: system-deps-test $(STAMP) $(VIEWER)
 	$(BIN)/pytest
 
 bench: system-deps-test $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/ogc_items.py
+	$(BIN)/python bench/ingest.py
 
 lint: $(STAMP)
 	$(BIN)/pip install -q -e '.[lint]'
@@ -33,6 +36,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+$(VIEWER): viewer/package.json viewer/package-lock.json viewer/js/deck-entry.js
+	bash scripts/build-viewer.sh
 
 clean:
 	rm -rf $(VENV) *.egg-info build

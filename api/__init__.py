@@ -12,7 +12,8 @@ import logging
 from flask import Flask
 from flask_cors import CORS
 
-from api import errors, health, ogc, projects, viewer
+from api import errors, health, models, ogc, projects, tiles, viewer
+from api import sensors as sensor_api
 from api.settings import Settings
 from spatial import db, features
 from spatial.collections import COLLECTIONS
@@ -45,6 +46,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(projects.bp, url_prefix="/api/v1")
+    models.init_app(app)
+    sensor_api.init_app(app)
     ogc.mount(app, settings.app, _extents(pool))
+    tiles.init_app(app)
     app.register_blueprint(viewer.bp)
     return app

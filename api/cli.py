@@ -91,13 +91,110 @@ def sample_group() -> None:
 @click.option("--projects", "n_projects", type=click.IntRange(0, 2_000_000), default=300,
               show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-def sample_city(n_projects: int, seed: int) -> None:
+@click.option("--models/--no-models", default=True, show_default=True,
+              help="Also ingest the sample IFC models (sample_ifc/) into their project.")
+def sample_city(n_projects: int, seed: int, models: bool) -> None:
     """Load the sample city (Hangzhou districts, enterprises, projects), replacing the ledger."""
+    settings = _settings()
+    with _connect(settings) as conn:
+        summary = _load_sample(conn, settings, projects=n_projects, seed=seed, models=models)
+    click.echo(json.dumps(summary, ensure_ascii=False, default=str))
+
+
+def _load_sample(conn, settings: Settings, *, projects: int, seed: int, models: bool = True) -> dict:
+    """The whole sample city: ledger, sensors, IFC models with schedules, site rasters."""
+    from sensors.sample import load_sensors
     from spatial import sample_city as sample
 
+    summary = sample.load(conn, projects=projects, seed=seed)
+    summary["sensors"] = load_sensors(conn, seed=seed)
+    if models:
+        summary["models"] = _load_sample_models(conn, settings)
+    summary["rasters"] = _write_sample_rasters(conn, settings)
+    return summary
+
+
+def _write_sample_rasters(conn, settings: Settings) -> list[dict]:
+    """A generated site DEM and orthophoto (COGs) of one project, under $SITEWATCH_DATA/files."""
+    from tiles.raster import files_root_of
+    from tiles.sample_rasters import write_sample_rasters
+
+    return write_sample_rasters(conn, files_root_of(settings.app.data))
+
+
+def _load_sample_models(conn, settings: Settings) -> list[dict]:
+    """The sample IFC models and their 4D schedules, through the IFC ingest (issue 3)."""
+    from bim.sample_models import load_sample_models
+
+    url = db.resolve_url(settings.database, start=False)
+    return load_sample_models(conn, settings.app.data.expanduser().resolve(), url=url)
+
+
+# -- 4D schedules ------------------------------------------------------------------------------------
+
+@main.group("schedule")
+def schedule_group() -> None:
+    """4D schedules of BIM models."""
+
+
+@schedule_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--model", "model_id", type=int, required=True, help="bim_model id.")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="CSV of (GlobalId, TaskID/TaskName[, TaskStart]) linking elements to tasks.")
+@click.option("--guid-field", default=None,
+              help="Task custom field (e.g. Text1 or its alias) holding element GlobalIds.")
+@click.option("--tz", "tz_name", default="Asia/Shanghai", show_default=True,
+              help="Time zone of the file's local dates.")
+def schedule_import(file: Path, model_id: int, mapping: Path | None, guid_field: str | None,
+                    tz_name: str) -> None:
+    """Attach an MS Project XML (MSPDI) schedule to a loaded model; print the counts as JSON."""
+    from zoneinfo import ZoneInfo
+
+    from bim.schedule import attach_msproject
+
     with _connect(_settings()) as conn:
-        summary = sample.load(conn, projects=n_projects, seed=seed)
-    click.echo(json.dumps(summary, ensure_ascii=False, default=str))
+        try:
+            result = attach_msproject(conn, model_id, file, mapping_csv=mapping, guid_field=guid_field,
+                                      tz=ZoneInfo(tz_name))
+        except (LookupError, ValueError) as exc:
+            click.echo(f"sitewatch: {exc}", err=True)
+            sys.exit(1)
+    click.echo(json.dumps(result, ensure_ascii=False, default=str))
+
+
+# -- IFC models --------------------------------------------------------------------------------------
+
+@main.group("ifc")
+def ifc_group() -> None:
+    """IFC (BIM) models."""
+
+
+@ifc_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--project", "project_code", required=True, help="Project code to attach it to.")
+def ifc_load(file: Path, project_code: str) -> None:
+    """Ingest an IFC model: store, parse (separate process), print the summary as JSON."""
+    from bim.errors import FileTooLarge, InvalidIfc
+    from bim.ingest import load_model
+    from bim.settings import IngestSettings
+
+    settings = _settings()
+    url = db.resolve_url(settings.database, start=True)
+    with _connect(settings) as conn:
+        conn.autocommit = True
+        try:
+            model = load_model(conn, url=url, project_code=project_code, path=file,
+                               data_dir=settings.database.data_dir, settings=IngestSettings())
+        except (InvalidIfc, FileTooLarge) as exc:
+            click.echo(f"sitewatch: rejected, nothing stored: {exc}", err=True)
+            sys.exit(1)
+    click.echo(json.dumps({k: model.get(k) for k in (
+        "id", "project_code", "version", "status", "reason", "warnings", "sha256", "summary")},
+        ensure_ascii=False, default=str, indent=2))
+    if model["status"] != "done":
+        click.echo(f"sitewatch: the model failed: {model.get('reason')}", err=True)
+        sys.exit(1)
 
 
 # -- ledger ------------------------------------------------------------------------------------------
@@ -185,7 +282,6 @@ def serve(host: str | None, port: int | None) -> None:
 def demo(port: int | None) -> None:
     """Everything a newcomer needs: database, schema, sample city if empty, then serve."""
     from api import serve as serving
-    from spatial import sample_city as sample
 
     settings = _settings()
     if port:
@@ -193,10 +289,18 @@ def demo(port: int | None) -> None:
     with _connect(settings) as conn:
         empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM sitewatch.project)").fetchone()[0]
         if empty:
-            summary = sample.load(conn, projects=300, seed=1)
-            click.echo(f"loaded the sample city: {json.dumps(summary, ensure_ascii=False)}")
+            summary = _load_sample(conn, settings, projects=300, seed=1)
+            click.echo(f"loaded the sample city: {json.dumps(summary, ensure_ascii=False, default=str)}")
     click.echo(f"SiteWatch: {settings.app.base_url}/  (OGC API: {settings.app.base_url}/ogc/)")
-    serving.run(settings)
+    from api import sensor_cli  # broker, ingest worker and simulator, stopped on exit
+    with sensor_cli.live_sensors(settings):
+        serving.run(settings)
+
+
+# Sensor commands (issue 6): ingest mqtt, sensors simulate|notify|load-sample.
+from api import sensor_cli as _sensor_cli  # noqa: E402
+
+_sensor_cli.register(main, _settings, _connect)
 
 
 def run() -> None:

@@ -228,6 +228,16 @@ FEATURES_CONFORMANCE = [
 ]
 
 
+# OGC API Tiles, as api/tiles.py implements it for every collection (MVT, WebMercatorQuad).
+TILES_CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+]
+
+
 def _declare_conformance() -> None:
     """What our feature collections conform to, for pygeoapi's /conformance (JSON and HTML).
 
@@ -236,7 +246,20 @@ def _declare_conformance() -> None:
     """
     from pygeoapi.api import itemtypes
 
-    itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = FEATURES_CONFORMANCE
+    itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = FEATURES_CONFORMANCE + TILES_CONFORMANCE
+
+
+def take_over(app: Flask, endpoint: str, ours) -> None:
+    """Like :func:`_wrap`, but nothing goes on to pygeoapi: ``ours`` answers every request to
+    pygeoapi's ``endpoint`` in every format, and an unknown collection is our 404.  For the tile
+    endpoints, which pygeoapi could only serve from a tile provider we do not configure."""
+    def view(collection_id: str, **kwargs):
+        coll = COLLECTIONS.get(collection_id)
+        if coll is None:
+            raise NotFound(f"collection {collection_id!r} not found")
+        return ours(coll, **kwargs)
+
+    app.view_functions[endpoint] = view
 
 
 def _wrap(app: Flask, endpoint: str, ours) -> None:

@@ -29,6 +29,8 @@ HANGZHOU_BBOX = [119.5, 29.8, 120.8, 30.6]
 
 def _instant(value: Any) -> datetime | None:
     """A ledger date as the RFC 3339 instant pygeoapi's extent and datetime checks expect."""
+    if isinstance(value, datetime):  # a timestamptz column (alarms): already an instant
+        return value.astimezone(timezone.utc)
     if isinstance(value, date):
         return datetime.combine(value, time.min, tzinfo=timezone.utc)
     return None
@@ -52,7 +54,11 @@ def build_config(settings: AppSettings, extents: dict[str, dict] | None = None) 
             "title": {"en": coll.title, "zh": coll.title_zh},
             "description": {"en": coll.description, "zh": coll.title_zh},
             "keywords": list(coll.keywords),
-            "links": [],
+            # OGC API Tiles (geodata-tilesets): api/tiles.py serves every collection as MVT.
+            "links": [{"type": "application/json",
+                       "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                       "title": "Vector tilesets (Mapbox vector tiles)",
+                       "href": f"{settings.base_url}/ogc/collections/{cid}/tiles"}],
             "extents": extents_cfg,
             "limits": {"default_items": settings.default_limit, "max_items": settings.max_limit,
                        "on_exceed": "error"},

@@ -23,9 +23,13 @@ have_postgis() {
 missing=()
 have_postgis || missing+=(postgis)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+# node + npm build the map page's JavaScript (scripts/build-viewer.sh); the page never uses a CDN.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "$mode" = test ]; then
   command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # a CJK system font, so that the map's Chinese labels render in headless Chromium's screenshots
+  fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

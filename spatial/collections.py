@@ -46,6 +46,8 @@ class Collection:
     geometry_type: str
     properties: tuple[Property, ...]
     temporal: tuple[str, str] | None = None   # SQL of the interval ``datetime`` filters on
+    # "date": ``datetime`` compares calendar days (Asia/Shanghai); "date-time": exact instants.
+    temporal_format: str = "date"
     keywords: tuple[str, ...] = ()
     default_sort: tuple[str, ...] = field(default_factory=tuple)
 
@@ -144,3 +146,169 @@ DISTRICTS = Collection(
 )
 
 COLLECTIONS: dict[str, Collection] = {c.id: c for c in (DISTRICTS, PROJECTS)}
+
+# -- 4D schedules (issue 3): one feature per task, over the view of migration 0005 ---------------
+
+SCHEDULE_TASKS = Collection(
+    id="schedule-tasks",
+    title="Schedule tasks (4D)",
+    title_zh="进度计划任务",
+    description=(
+        "Tasks of the 4D schedules read from the projects' IFC models and MS Project files: WBS, "
+        "planned and baseline dates, milestones.  The geometry is the union of the footprints of "
+        "the elements each task builds or works on (null for a task linked to no element).  The "
+        "datetime parameter selects tasks whose planned period meets it (days in Asia/Shanghai)."
+    ),
+    table="sitewatch.schedule_task_feature",
+    id_sql="t.feature_id",
+    geometry_sql="t.geometry",
+    geometry_type="MultiPolygon",
+    temporal=("t.planned_start_day", "t.planned_finish_day"),
+    keywords=("4D", "schedule", "BIM", "进度计划", "施工进度"),
+    default_sort=("model_id", "planned_start"),
+    properties=(
+        _p("task_id", "string", "Task identification (WBS code / TaskId)", "任务编号"),
+        _p("name", "string", "Task name", "任务名称"),
+        _p("planned_start", "string", "Planned start", "计划开始时间", format="date-time"),
+        _p("planned_finish", "string", "Planned finish", "计划完成时间", format="date-time"),
+        _p("baseline_start", "string", "Baseline start", "基线开始时间", format="date-time"),
+        _p("baseline_finish", "string", "Baseline finish", "基线完成时间", format="date-time"),
+        _p("duration_days", "number", "Duration (working days)", "工期（工作日）"),
+        _p("is_milestone", "boolean", "Milestone", "里程碑"),
+        _p("is_summary", "boolean", "Summary task (has sub-tasks)", "汇总任务"),
+        _p("parent_id", "string", "Parent task (feature id)", "上级任务"),
+        _p("parent_task_id", "string", "Parent task identification", "上级任务编号"),
+        _p("model_id", "integer", "BIM model id", "模型编号"),
+        _p("project_code", "string", "Project code (GB/T 40058)", "项目代码"),
+        _p("schedule_name", "string", "Schedule name", "进度计划名称"),
+        _p("schedule_purpose", "string", "Schedule purpose", "计划类型",
+           enum=("planned", "baseline", "actual", "other")),
+        _p("schedule_source", "string", "Schedule source", "计划来源", enum=("ifc", "msproject")),
+        _p("date_source", "string", "Where the dates come from", "日期来源"),
+        _p("element_count", "integer", "Linked elements", "关联构件数"),
+    ),
+)
+COLLECTIONS[SCHEDULE_TASKS.id] = SCHEDULE_TASKS
+
+# -- BIM elements (issue 3): one feature per element of every parsed model version (0003) ---------
+
+BIM_ELEMENTS = Collection(
+    id="bim-elements",
+    title="BIM elements",
+    title_zh="BIM 构件",
+    description=(
+        "Elements of the projects' IFC models (walls, slabs, columns, beams, doors, ...) with their "
+        "plan footprint in CGCS2000, storey, elevation range (metres above the model's datum) and "
+        "quantities.  Every model version is published: filter on model_id, or latest=true for "
+        "each project's newest parsed version.  The feature id is model_id:GlobalId."
+    ),
+    table="sitewatch.bim_element_feature",
+    id_sql="t.id",
+    geometry_sql="t.footprint",
+    geometry_type="MultiPolygon",
+    keywords=("BIM", "IFC", "building elements", "构件"),
+    default_sort=("model_id", "global_id"),
+    properties=(
+        _p("global_id", "string", "IFC GlobalId", "构件 GlobalId"),
+        _p("ifc_class", "string", "IFC class", "IFC 类型"),
+        _p("predefined_type", "string", "Predefined type", "预定义类型"),
+        _p("name", "string", "Name", "名称"),
+        _p("type_name", "string", "Type name", "类型名称"),
+        _p("storey", "string", "Storey", "楼层"),
+        _p("material", "string", "Material", "材料"),
+        _p("model_id", "integer", "BIM model id", "模型编号"),
+        _p("model_version", "integer", "Model version", "模型版本"),
+        _p("latest", "boolean", "Element of the project's latest parsed model", "最新版本"),
+        _p("project_code", "string", "Project code (GB/T 40058)", "项目代码"),
+        _p("bottom_elevation", "number", "Bottom elevation (m)", "底标高（米）"),
+        _p("top_elevation", "number", "Top elevation (m)", "顶标高（米）"),
+        _p("volume", "number", "Volume (m³)", "体积（立方米）"),
+        _p("area", "number", "Area (m²; plan area when from geometry)", "面积（平方米）"),
+        _p("quantity_source", "string", "Where the quantities come from", "工程量来源",
+           enum=("qto", "base_quantities", "geometry")),
+    ),
+)
+COLLECTIONS[BIM_ELEMENTS.id] = BIM_ELEMENTS
+
+# -- live sensors (issue 6): latest value and state per sensor; open and recent alarms (0004) ------
+
+SENSOR_KINDS = ("pm10", "pm25", "tsp", "noise", "pit_wall_displacement", "settlement",
+                "deep_displacement", "strut_force", "tilt", "crane_load_moment", "wind_speed",
+                "water_level")
+
+SENSORS = Collection(
+    id="sensors",
+    title="Site sensors",
+    title_zh="工地监测点",
+    description=(
+        "IoT monitoring points on construction sites (dust, noise, excavation displacement and "
+        "settlement, crane load moment, wind, ...) with the latest reading, its time, the rule "
+        "state (normal, warning, alarm, no_data) and the levels of the rule that applies now.  "
+        "The feature id is the sensor id of /api/v1/sensors/{id}."
+    ),
+    table="sitewatch.sensor_feature",
+    id_sql="t.id",
+    geometry_sql="t.location",
+    geometry_type="Point",
+    keywords=("IoT", "sensors", "monitoring", "监测", "扬尘", "噪声", "基坑监测"),
+    default_sort=("project_code", "code"),
+    properties=(
+        _p("code", "string", "Sensor code (unique in its project)", "监测点编号"),
+        _p("name", "string", "Name", "名称"),
+        _p("kind", "string", "Kind", "监测类型", enum=SENSOR_KINDS),
+        _p("project_code", "string", "Project code (GB/T 40058)", "项目代码"),
+        _p("district_code", "string", "District code (GB/T 2260)", "行政区划代码"),
+        _p("unit", "string", "Unit", "单位"),
+        _p("value", "number", "Latest value", "最新读数"),
+        _p("ts", "string", "Time of the latest value", "读数时间", format="date-time"),
+        _p("state", "string", "Rule state", "状态",
+           enum=("normal", "warning", "alarm", "no_data")),
+        _p("threshold_rule", "string", "Rule the levels belong to", "当前规则"),
+        _p("warning_threshold", "number", "Warning level", "预警值"),
+        _p("alarm_threshold", "number", "Alarm level", "报警值"),
+        _p("clear_threshold", "number", "Clear level (hysteresis)", "解除值"),
+        _p("hazardous_work", "string", "Hazardous work watched", "危大工程类别"),
+        _p("profile", "string", "Rule profile", "规则模板"),
+        _p("open_alarm_id", "integer", "Open alarm", "未关闭报警编号"),
+    ),
+)
+COLLECTIONS[SENSORS.id] = SENSORS
+
+ALARMS = Collection(
+    id="alarms",
+    title="Sensor alarms",
+    title_zh="监测报警",
+    description=(
+        "Alarm episodes of the site sensors: open and acknowledged ones, and those closed in the "
+        "last 30 days.  One episode is one alarm: it opens when a rule crosses its warning or "
+        "alarm level, escalates, and closes when the value is back below the clear level.  "
+        "datetime filters on opened_at (exact instants)."
+    ),
+    table="sitewatch.alarm_feature",
+    id_sql="t.id",
+    geometry_sql="t.location",
+    geometry_type="Point",
+    temporal=("t.opened_at", "t.opened_at"),
+    temporal_format="date-time",
+    keywords=("alarms", "IoT", "报警", "预警"),
+    default_sort=("opened_at",),
+    properties=(
+        _p("sensor_id", "integer", "Sensor id", "监测点编号（内部）"),
+        _p("sensor_code", "string", "Sensor code", "监测点编号"),
+        _p("sensor_kind", "string", "Sensor kind", "监测类型", enum=SENSOR_KINDS),
+        _p("project_code", "string", "Project code (GB/T 40058)", "项目代码"),
+        _p("district_code", "string", "District code (GB/T 2260)", "行政区划代码"),
+        _p("state", "string", "State", "状态", enum=("open", "acknowledged", "closed")),
+        _p("level", "string", "Highest level reached", "等级", enum=("warning", "alarm")),
+        _p("rule", "string", "Rule that opened it", "触发规则"),
+        _p("opened_at", "string", "Opened at (time of the reading)", "报警时间",
+           format="date-time"),
+        _p("opened_value", "number", "Value at opening (the rule's measure)", "触发值"),
+        _p("threshold", "number", "Level crossed", "阈值"),
+        _p("peak_value", "number", "Peak reading", "峰值"),
+        _p("escalated_at", "string", "Escalated at", "升级时间", format="date-time"),
+        _p("acknowledged_at", "string", "Acknowledged at", "确认时间", format="date-time"),
+        _p("closed_at", "string", "Closed at", "解除时间", format="date-time"),
+    ),
+)
+COLLECTIONS[ALARMS.id] = ALARMS

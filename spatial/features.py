@@ -202,11 +202,13 @@ def where_sql(collection: Collection, q: ItemsQuery, params: dict[str, Any]) -> 
         start_sql, end_sql = collection.temporal
         lo, hi = q.interval
         # Ledger dates are calendar days in Shanghai: compare dates, whatever the session zone.
+        # Instants (collection.temporal_format "date-time") compare as instants.
+        instant = collection.temporal_format == "date-time"
         if lo is not None:
-            params["dt_lo"] = lo.astimezone(LOCAL_TZ).date()
+            params["dt_lo"] = lo if instant else lo.astimezone(LOCAL_TZ).date()
             clauses.append(sql.SQL("{} >= %(dt_lo)s").format(sql.SQL(end_sql)))
         if hi is not None:
-            params["dt_hi"] = hi.astimezone(LOCAL_TZ).date()
+            params["dt_hi"] = hi if instant else hi.astimezone(LOCAL_TZ).date()
             clauses.append(sql.SQL("{} <= %(dt_hi)s").format(sql.SQL(start_sql)))
     for i, (name, text) in enumerate(q.equals):
         key = f"eq{i}"
@@ -276,7 +278,11 @@ def get_item(conn: psycopg.Connection, collection: Collection, feature_id: str, 
     query = sql.SQL("SELECT {} FROM {} t WHERE {} = %(fid)s").format(
         feature_sql(collection, crs=crs, properties=None, skip_geometry=False),
         sql.SQL(collection.table), sql.SQL(collection.id_sql))
-    row = conn.execute(query, {"fid": feature_id}, prepare=True).fetchone()
+    try:
+        row = conn.execute(query, {"fid": feature_id}, prepare=True).fetchone()
+    except psycopg.DataError:  # an id that cannot be of the id column's type: no such feature
+        conn.rollback()
+        return None
     return row[0] if row else None
 
 

@@ -40,7 +40,7 @@ from spatial.crs import STORAGE_SRID, gk_zone_epsg
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SampleEnterprise", "district_geometries", "generate_enterprises", "load"]
+__all__ = ["SampleEnterprise", "district_geometries", "generate_enterprises", "load", "project_rows"]
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _AS_OF = data.AS_OF.toordinal() - _EPOCH_ORDINAL  # days since 1970-01-01
@@ -578,10 +578,27 @@ def load(conn: psycopg.Connection, *, projects: int = 300, seed: int = 1) -> dic
                     sql.Identifier(schema, table), sql.Identifier(name), sql.SQL(definition)))
             logger.debug("foreign keys validated at %.2f s", time.perf_counter() - started)
             for table in ("district", "enterprise", "project", "project_stage_history"):
-                cur.execute(f"ANALYZE sitewatch.{table}")
+                cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("sitewatch", table)))
             logger.debug("analysed at %.2f s", time.perf_counter() - started)
     seconds = time.perf_counter() - started
     logger.info("sample city: %d projects, %d stage rows in %.2f s (%.0f projects/s)", projects,
                 len(history), seconds, projects / seconds if seconds else 0.0)
     return {"city": data.CITY_NAME, "districts": len(geoms), "enterprises": len(enterprises),
             "projects": projects, "seconds": seconds}
+
+
+def project_rows(*, projects: int = 300, seed: int = 1) -> list[dict]:
+    """The sample projects exactly as :func:`load` would write them, without a database.
+
+    For scripts that place things in the sample city (``sample_ifc/make_models.py``).  Values are
+    text as in the ``COPY`` stream (``None`` for NULL); ``footprint`` is hex EWKB (SRID 4490).
+    """
+    rng = np.random.Generator(np.random.PCG64(seed))
+    geoms = district_geometries()
+    enterprises = generate_enterprises(rng)
+    rows = []
+    for chunk in _project_chunks(rng, projects, enterprises, geoms, []):
+        for line in chunk.splitlines():
+            values = [None if v == "\\N" else v for v in line.split("\t")]
+            rows.append(dict(zip(_PROJECT_COLUMNS, values)))
+    return rows
