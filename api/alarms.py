@@ -3,9 +3,11 @@ cross-department notification rules, sensitive places).  Registered by :mod:`api
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 
 from api.auth import require
+from api.common import json_body as _body
+from api.common import pool as _pool
 from api.errors import Conflict, Forbidden, InvalidParameterValue, InvalidRequest
 from sensors import alarms, subscriptions
 
@@ -14,17 +16,6 @@ bp = Blueprint("alarms", __name__)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp, url_prefix="/api/v1")
-
-
-def _pool():
-    return current_app.extensions["sitewatch_pool"]
-
-
-def _body() -> object:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidRequest("the body must be JSON (Content-Type: application/json)")
-    return body
 
 
 def _int(name: str, default: int, lo: int, hi: int) -> int:

@@ -12,6 +12,7 @@ import math
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, send_file
 
 from api.auth import require
+from api.common import pool as _pool
 from api.errors import (
     Forbidden,
     InvalidParameterValue,
@@ -30,10 +31,6 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("models", __name__)
 GLB = "model/gltf-binary"
-
-
-def _pool():
-    return current_app.extensions["sitewatch_pool"]
 
 
 def _ingest() -> IngestSettings:

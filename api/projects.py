@@ -5,25 +5,16 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
+from flask import Blueprint, Response, g, jsonify, request, send_file
 
 from api.auth import require
-from api.errors import Forbidden, InvalidParameterValue, InvalidRequest
+from api.common import json_body as _body
+from api.common import pool as _pool
+from api.errors import Forbidden, InvalidParameterValue
 from spatial import ledger, projects
 from spatial.collections import PROJECTS
 
 bp = Blueprint("projects", __name__)
-
-
-def _pool():
-    return current_app.extensions["sitewatch_pool"]
-
-
-def _body() -> object:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidRequest("the body must be JSON (Content-Type: application/json)")
-    return body
 
 
 @bp.get("/projects")

@@ -139,17 +139,6 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-def _terminate(proc: subprocess.Popen | None, timeout: float = 15.0) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 @contextmanager
 def live_sensors(settings: Settings) -> Iterator[None]:
     """For ``sitewatch demo``: sample sensors if there are none, a broker (DESIGN.md's order),
@@ -187,8 +176,8 @@ def live_sensors(settings: Settings) -> Iterator[None]:
                    f"{sim.pid} (logs in {data})")
         yield
     finally:
-        _terminate(sim)
-        _terminate(worker)
+        broker.terminate(sim)
+        broker.terminate(worker)
         if own is not None:
             own.stop()
         for name in ("mqtt.url", "mqtt.pid", "ingest.pid", "simulate.pid"):

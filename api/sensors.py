@@ -16,6 +16,8 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from api import alarms as alarm_routes
 from api.auth import require
+from api.common import json_body as _body
+from api.common import pool as _pool
 from api.errors import Forbidden, InvalidParameterValue, InvalidRequest
 from sensors import crud, series
 from sensors.engine import Engine
@@ -45,17 +47,6 @@ def init_app(app: Flask) -> None:
     app.extensions["sitewatch_sensor_ingest"] = IngestState(SensorSettings())
     app.register_blueprint(bp, url_prefix="/api/v1")
     alarm_routes.init_app(app)
-
-
-def _pool():
-    return current_app.extensions["sitewatch_pool"]
-
-
-def _body() -> object:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidRequest("the body must be JSON (Content-Type: application/json)")
-    return body
 
 
 def check_project_write(conn, project_code: str) -> None:

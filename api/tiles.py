@@ -31,6 +31,7 @@ from http import HTTPStatus
 from flask import Blueprint, Flask, Response, current_app, request
 
 from api import ogc
+from api.common import pool as _pool
 from api.errors import InvalidParameterValue, NotFound
 from spatial import features
 from spatial.collections import COLLECTIONS, Collection
@@ -54,10 +55,6 @@ class _State:
 
 def _state() -> _State:
     return current_app.extensions["sitewatch_tiles"]
-
-
-def _pool():
-    return current_app.extensions["sitewatch_pool"]
 
 
 def _base() -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
 
 import viewer
+from api.common import pool as _pool
 from api.errors import InvalidParameterValue
 from viewer import data, spec
 from viewer.settings import ViewerSettings
@@ -30,10 +31,6 @@ def _settings(state) -> None:
     # Flask's app-level ``/static`` route (api/ has no static folder) would shadow ours.
     if "static" in app.view_functions:
         app.view_functions["static"] = static_file
-
-
-def _pool():
-    return current_app.extensions["sitewatch_pool"]
 
 
 def viewer_settings() -> ViewerSettings:

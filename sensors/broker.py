@@ -148,14 +148,7 @@ class Mosquitto:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (Mosquitto saves its persistence file on the way out), then SIGKILL."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        terminate(proc, timeout)
 
     def __enter__(self) -> Mosquitto:
         return self.start() if self.proc is None else self
@@ -178,3 +171,15 @@ def choose(mqtt_url: str | None, folder: Path) -> tuple[str, Mosquitto | None]:
     port = DEFAULT_PORT if port_free("127.0.0.1", DEFAULT_PORT) else None
     broker = Mosquitto(folder, port=port).start()
     return broker.url, broker
+
+
+def terminate(proc: subprocess.Popen | None, timeout: float = 15.0) -> None:
+    """SIGTERM a child process, then SIGKILL it if it has not exited within ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
