@@ -215,7 +215,7 @@ def build_layer(conn: psycopg.Connection, collection: Collection,
         sources, tracked = (), set()
     all_tracked = bool(sources) and set(sources) <= tracked
     if sources and not all_tracked:
-        logger.info(
+        logger.debug(
             "tiles of %s: %s not tracked, so ETags hash each rendered tile; track them with "
             "SELECT sitewatch.track_tile_changes('<table>') in a migration", collection.id,
             ", ".join(sorted(set(sources) - tracked)))
