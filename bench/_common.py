@@ -434,3 +434,71 @@ def call_load(make_call: Callable[[], Callable[[], object]], *, concurrency: int
         t.join()
     result.elapsed = seconds
     return result
+
+
+# -- where a benchmark's data lives ------------------------------------------------------------------
+
+class BenchDatabase:
+    """A private cluster in ``data``, or a scratch database on SITEWATCH_DATABASE_URL.
+
+    Never the real ledger: benchmarks load the sample city, which truncates the project tables.
+    ``extra_options`` go to the private cluster's postgres (e.g. ``-c fsync=off``).
+    """
+
+    def __init__(self, data: Path, *, extra_options: str = "") -> None:
+        self.data = data
+        self.extra_options = extra_options
+        self.external = os.environ.get("SITEWATCH_DATABASE_URL")
+        self.scratch: str | None = None
+        self.url = ""
+
+    def _settings(self):
+        from spatial.settings import DatabaseSettings
+
+        return DatabaseSettings(data=self.data, database_url=None)
+
+    def start(self) -> str:
+        import uuid
+
+        import psycopg
+        from psycopg import sql
+
+        from spatial import cluster
+
+        if self.external:
+            self.scratch = f"sitewatch_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(self.external, autocommit=True) as admin:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.scratch)))
+            info = psycopg.conninfo.conninfo_to_dict(self.external)
+            info["dbname"] = self.scratch
+            self.url = psycopg.conninfo.make_conninfo(**info)
+        else:
+            self.url = cluster.start(self._settings(), extra_options=self.extra_options)
+        return self.url
+
+    def stop(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        from spatial import cluster
+
+        if self.scratch:
+            with psycopg.connect(self.external, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                              .format(sql.Identifier(self.scratch)))
+        else:  # also after a start that failed half-way; a cluster that is not running is fine
+            cluster.stop(self._settings())
+
+    def info(self) -> dict[str, str]:
+        import psycopg
+
+        return psycopg.conninfo.conninfo_to_dict(self.url)
+
+
+def print_targets(targets: Sequence[str]) -> None:
+    """The PASS/FAIL lines and their tally."""
+    print("\ntargets:")
+    for line in targets:
+        print("  " + line)
+    failed = sum("FAIL" in t for t in targets)
+    print(f"\n{len(targets) - failed} of {len(targets)} targets pass")

@@ -11,23 +11,20 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
-from psycopg import sql
 
 try:  # run as a script (bench/ is on sys.path) or as the module bench._tiles_helpers
     import _common as common
 except ImportError:  # pragma: no cover
     from bench import _common as common
 
-from spatial import cluster, db, sample_city
+from spatial import db, sample_city
 from spatial.collections import PROJECTS
-from spatial.settings import DatabaseSettings
 from tiles import tms, vector
 from tiles.settings import TileSettings
 
@@ -35,38 +32,7 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 
 
-class Database:
-    """The sample city in a private cluster, or in a scratch database on SITEWATCH_DATABASE_URL."""
-
-    def __init__(self, data: Path) -> None:
-        self.data = data
-        self.external = os.environ.get("SITEWATCH_DATABASE_URL")
-        self.scratch: str | None = None
-        self.url = ""
-
-    def start(self) -> str:
-        if self.external:
-            # Never load the sample (which truncates the ledger) into someone's real database.
-            self.scratch = f"sitewatch_bench_tiles_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(self.external, autocommit=True) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.scratch)))
-            info = psycopg.conninfo.conninfo_to_dict(self.external)
-            info["dbname"] = self.scratch
-            self.url = psycopg.conninfo.make_conninfo(**info)
-        else:
-            self.url = db.resolve_url(DatabaseSettings(data=self.data, database_url=None))
-        return self.url
-
-    def stop(self) -> None:
-        if self.scratch:
-            with psycopg.connect(self.external, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                              .format(sql.Identifier(self.scratch)))
-        else:
-            cluster.stop(DatabaseSettings(data=self.data, database_url=None))
-
-    def info(self) -> dict[str, str]:
-        return psycopg.conninfo.conninfo_to_dict(self.url)
+Database = common.BenchDatabase
 
 
 def load_city(url: str, projects: int) -> dict[str, str]:

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import print_table  # noqa: E402
+from bench._common import BenchDatabase, print_table  # noqa: E402
 
 SHARED = Path(os.environ.get("SITEWATCH_SHARED", ROOT.parent / "shared"))
 RATIO_TARGET = 1.5
@@ -93,48 +93,19 @@ def files(selected: list[str] | None) -> list[Path]:
     return found
 
 
-class Database:
-    """A private cluster in a temporary folder, or a scratch database on SITEWATCH_DATABASE_URL."""
+class Database(BenchDatabase):
+    """The shared bench database (fsync off), migrated on start."""
 
     def __init__(self, data: Path) -> None:
-        from spatial.settings import DatabaseSettings
-
-        self.data = data
-        self.settings = DatabaseSettings(data=data, database_url=None)
-        self.external = os.environ.get("SITEWATCH_DATABASE_URL")
-        self.scratch: str | None = None
+        super().__init__(data, extra_options="-c fsync=off")
 
     def start(self) -> str:
-        import psycopg
-        from psycopg import sql
+        from spatial import db
 
-        from spatial import cluster, db
-
-        if self.external:
-            self.scratch = f"sitewatch_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(self.external, autocommit=True) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.scratch)))
-            info = psycopg.conninfo.conninfo_to_dict(self.external)
-            info["dbname"] = self.scratch
-            url = psycopg.conninfo.make_conninfo(**info)
-        else:
-            url = cluster.start(self.settings, extra_options="-c fsync=off")
+        url = super().start()
         with db.connect(url) as conn:
             db.migrate(conn)
         return url
-
-    def stop(self) -> None:
-        import psycopg
-        from psycopg import sql
-
-        from spatial import cluster
-
-        if self.scratch:
-            with psycopg.connect(self.external, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                              .format(sql.Identifier(self.scratch)))
-        else:
-            cluster.stop(self.settings)
 
 
 def place_of(path: Path) -> tuple[float, float]:

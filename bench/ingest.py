@@ -36,22 +36,20 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
-try:  # run as a script (bench/ is on sys.path) or as the module bench.ingest
-    import _common as common
-except ImportError:  # pragma: no cover
-    from bench import _common as common
-
+# Run as a script, bench/ is sys.path[0] and its tiles.py and viewer.py would shadow the packages
+# of those names: the repository root takes its place.
+_ROOT = Path(__file__).resolve().parents[1]
+if sys.path and Path(sys.path[0] or ".").resolve() == _ROOT / "bench":
+    sys.path[0] = str(_ROOT)
+from bench import _common as common  # noqa: E402
 from sensors.broker import Mosquitto
-from spatial import cluster, db, sample_city
-from spatial.settings import DatabaseSettings
+from spatial import db, sample_city
 
 SITEWATCH = Path(sys.executable).parent / "sitewatch"
 TARGET_RATE = 20_000          # readings/s
@@ -119,31 +117,7 @@ class RawPublisher:
 
 # -- set-up ----------------------------------------------------------------------------------------
 
-class Database:
-    """A private cluster in ``data``, or a scratch database on SITEWATCH_DATABASE_URL."""
-
-    def __init__(self, data: Path) -> None:
-        self.data = data
-        self.external = os.environ.get("SITEWATCH_DATABASE_URL")
-        self.scratch: str | None = None
-
-    def start(self) -> str:
-        if not self.external:
-            return db.resolve_url(DatabaseSettings(data=self.data, database_url=None))
-        self.scratch = f"sitewatch_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(self.external, autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.scratch)))
-        info = psycopg.conninfo.conninfo_to_dict(self.external)
-        info["dbname"] = self.scratch
-        return psycopg.conninfo.make_conninfo(**info)
-
-    def stop(self) -> None:
-        if self.scratch:
-            with psycopg.connect(self.external, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                              .format(sql.Identifier(self.scratch)))
-        else:
-            cluster.stop(DatabaseSettings(data=self.data, database_url=None))
+Database = common.BenchDatabase
 
 
 def make_sensors(url: str, n: int) -> tuple[str, list[tuple[int, str, str, float]]]:

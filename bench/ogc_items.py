@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -39,17 +38,16 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import psycopg
-from psycopg import sql
 
-try:  # run as a script (bench/ is on sys.path) or as the module bench.ogc_items
-    import _common as common
-except ImportError:  # pragma: no cover
-    from bench import _common as common
-
+# Run as a script, bench/ is sys.path[0] and its tiles.py and viewer.py would shadow the packages
+# of those names: the repository root takes its place.
+_ROOT = Path(__file__).resolve().parents[1]
+if sys.path and Path(sys.path[0] or ".").resolve() == _ROOT / "bench":
+    sys.path[0] = str(_ROOT)
 from api.settings import AppSettings
-from spatial import cluster, cql, db, features, sample_city
+from bench import _common as common  # noqa: E402
+from spatial import cql, db, features, sample_city
 from spatial.collections import PROJECTS
-from spatial.settings import DatabaseSettings
 
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -262,41 +260,7 @@ def start_pygeoapi(info: dict[str, str], data: Path, workers: int, threads: int)
 
 # -- the database ----------------------------------------------------------------------------------
 
-class Database:
-    """The sample city in a private cluster, or in a scratch database on SITEWATCH_DATABASE_URL."""
-
-    def __init__(self, data: Path) -> None:
-        self.data = data
-        self.external = os.environ.get("SITEWATCH_DATABASE_URL")
-        self.scratch: str | None = None
-        self.url = ""
-
-    def start(self) -> str:
-        if self.external:
-            # Never load the sample (which truncates the ledger) into someone's real database.
-            self.scratch = f"sitewatch_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(self.external, autocommit=True) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.scratch)))
-            info = psycopg.conninfo.conninfo_to_dict(self.external)
-            info["dbname"] = self.scratch
-            self.url = psycopg.conninfo.make_conninfo(**info)
-        else:
-            self.url = db.resolve_url(self._settings())
-        return self.url
-
-    def _settings(self) -> DatabaseSettings:
-        return DatabaseSettings(data=self.data, database_url=None)
-
-    def stop(self) -> None:
-        if self.scratch:
-            with psycopg.connect(self.external, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                              .format(sql.Identifier(self.scratch)))
-        else:  # also after a start that failed half-way; a cluster that is not running is fine
-            cluster.stop(self._settings())
-
-    def info(self) -> dict[str, str]:
-        return psycopg.conninfo.conninfo_to_dict(self.url)
+Database = common.BenchDatabase
 
 
 def load_city(url: str, projects: int) -> tuple[dict, dict[str, str]]:
@@ -571,11 +535,7 @@ def _report(args, results, checks, peers, versions, workers, threads) -> None:
           "means ours has the lower latency\n")
     common.print_table(["workload", "server", "returned", "req/s", "p50 ms", "p95 ms", "errors",
                         "ours/this req/s", "ours/this p50", "note"], rows)
-    print("\ntargets:")
-    for line in targets:
-        print("  " + line)
-    failed = sum("FAIL" in t for t in targets)
-    print(f"\n{len(targets) - failed} of {len(targets)} targets pass")
+    common.print_targets(targets)
 
 
 if __name__ == "__main__":

@@ -254,11 +254,7 @@ def _report(args, results, checks, blocks, versions, workers, threads, phases) -
           "sooner\n")
     common.print_table(["clients", "zoom", "server", "features/tile", "KiB/tile", "req/s",
                         "p50 ms", "p95 ms", "errors", "ours/this req/s", "ours/this p50"], rows)
-    print("\ntargets:")
-    for line in targets:
-        print("  " + line)
-    failed = sum("FAIL" in t for t in targets)
-    print(f"\n{len(targets) - failed} of {len(targets)} targets pass")
+    common.print_targets(targets)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from psycopg import sql
 
 ITEMS = "/ogc/collections/projects/items"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -16,8 +17,9 @@ SQL_ERROR_TEXT = ("syntax error at", "psycopg", "sqlstate", "postgresql", "does 
 
 
 def count(conn, where: str, params: tuple = ()) -> int:
-    return conn.execute(f"SELECT count(*) FROM sitewatch.project t WHERE {where}",
-                        params).fetchone()[0]
+    # ``where`` is this test's own expected-value SQL, never request text
+    query = sql.SQL("SELECT count(*) FROM sitewatch.project t WHERE {}").format(sql.SQL(where))
+    return conn.execute(query, params).fetchone()[0]
 
 
 def matched(client, **params) -> int:

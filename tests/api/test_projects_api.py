@@ -321,7 +321,8 @@ def _codes_in(fmt: str, data: bytes, tmp_path) -> list[str]:
     with sqlite3.connect(path) as db:
         table = db.execute("SELECT table_name FROM gpkg_contents WHERE data_type = 'features'"
                            ).fetchone()[0]
-        return [r[0] for r in db.execute(f'SELECT code FROM "{table}"').fetchall()]
+        quoted = '"' + table.replace('"', '""') + '"'  # a GeoPackage table name, not ours to bind
+        return [r[0] for r in db.execute("SELECT code FROM " + quoted).fetchall()]
 
 
 @pytest.mark.parametrize("fmt", list(EXPORT_TYPES))

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from sensors.engine import Engine
 from sensors.ingest import Checker, Partitions, Reading, Rejected, write_batch
@@ -110,7 +111,7 @@ def test_duplicates_are_ignored_and_counted(sconn, noise_sensor):
 def test_out_of_range_month_gets_its_partition(sconn, noise_sensor):
     old = time.time() - 200 * 86400
     month = time.strftime("reading_%Y_%m", time.gmtime(old))
-    sconn.execute(f"DROP TABLE IF EXISTS sitewatch.{month}")
+    sconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("sitewatch", month)))
     result, _ = ingest_items(sconn, [{"project_code": noise_sensor, "sensor_code": "N-1",
                                       "ts": iso(old), "value": 45}])
     assert result.accepted == 1
@@ -152,7 +153,7 @@ def test_a_dropped_partition_is_noticed_and_made_again(sconn, noise_sensor):
         return {"project_code": noise_sensor, "sensor_code": "N-1", "ts": iso(dt), "value": 45}
 
     assert ingest_items(sconn, [item(t)], partitions=parts)[0].accepted == 1
-    sconn.execute(f"DROP TABLE sitewatch.{month}")
+    sconn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("sitewatch", month)))
     with pytest.raises(psycopg.errors.CheckViolation):   # the cache still believed in it
         ingest_items(sconn, [item(t + 1)], partitions=parts)
     assert ingest_items(sconn, [item(t + 1)], partitions=parts)[0].accepted == 1

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import shapely
 import shapely.affinity
+from psycopg import sql
 from shapely.geometry import LineString, Point, Polygon, box
 
 from spatial import codes
@@ -135,8 +136,9 @@ def write_xlsx(path, header: list[str], rows: list[list]):
 
 def fetch(conn: psycopg.Connection, code: str) -> dict:
     cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-    row = cur.execute(f"SELECT {PROJECT_COLUMNS}, ST_AsBinary(footprint) AS wkb"
-                      " FROM sitewatch.project WHERE code = %s", (code,)).fetchone()
+    query = sql.SQL("SELECT {}, ST_AsBinary(footprint) AS wkb FROM sitewatch.project "
+                    "WHERE code = %s").format(sql.SQL(PROJECT_COLUMNS))  # the test's own column list
+    row = cur.execute(query, (code,)).fetchone()
     assert row is not None, code
     row["footprint"] = shapely.from_wkb(bytes(row.pop("wkb")))
     return row
