@@ -12,7 +12,7 @@ import logging
 from flask import Flask
 from flask_cors import CORS
 
-from api import errors, health, models, ogc, projects, tiles, viewer
+from api import errors, health, models, ogc, progress, projects, tiles, viewer
 from api import sensors as sensor_api
 from api.settings import Settings
 from spatial import db, features
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(projects.bp, url_prefix="/api/v1")
     models.init_app(app)
+    progress.init_app(app)
     sensor_api.init_app(app)
     ogc.mount(app, settings.app, _extents(pool))
     tiles.init_app(app)

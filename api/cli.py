@@ -301,6 +301,10 @@ def demo(port: int | None) -> None:
 from api import sensor_cli as _sensor_cli  # noqa: E402
 
 _sensor_cli.register(main, _settings, _connect)
+# Progress commands (issue 4): progress import, report deviation.
+from api import progress_cli as _progress_cli  # noqa: E402
+
+_progress_cli.register(main, _settings, _connect)
 
 
 def run() -> None:
