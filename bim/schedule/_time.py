@@ -133,6 +133,19 @@ def _day_start(calendar: Calendar) -> time:
     return time(h, m)
 
 
+def _nth_working_day(day: date, days: float, calendar: Calendar, step: int) -> date | None:
+    """The working day ``ceil(days)`` working days away, counting ``day`` itself; walks
+    forwards (step 1) or backwards (step -1).  None for a calendar without working days."""
+    remaining = max(1, math.ceil(days - 1e-9))
+    for _ in range(20_000):
+        if calendar.is_working_day(day):
+            remaining -= 1
+            if remaining == 0:
+                return day
+        day += timedelta(days=step)
+    return None
+
+
 def add_working_days(start: datetime, days: float, calendar: Calendar | None) -> datetime:
     """The finish of a task of ``days`` working days starting at ``start`` (the start day counts).
 
@@ -140,42 +153,20 @@ def add_working_days(start: datetime, days: float, calendar: Calendar | None) ->
     """
     if days <= 0:
         return start
-    if calendar is None:
+    last = _nth_working_day(start.date(), days, calendar, 1) if calendar else None
+    if last is None:
         return start + timedelta(days=days)
-    remaining = max(1, math.ceil(days - 1e-9))
-    day = start.date()
-    guard = 0
-    while True:
-        if calendar.is_working_day(day):
-            remaining -= 1
-            if remaining == 0:
-                break
-        day += timedelta(days=1)
-        guard += 1
-        if guard > 20_000:  # a calendar without working days
-            return start + timedelta(days=days)
-    return datetime.combine(day, _day_end(calendar), tzinfo=start.tzinfo)
+    return datetime.combine(last, _day_end(calendar), tzinfo=start.tzinfo)
 
 
 def subtract_working_days(finish: datetime, days: float, calendar: Calendar | None) -> datetime:
     """The start of a task of ``days`` working days finishing at ``finish``."""
     if days <= 0:
         return finish
-    if calendar is None:
+    first = _nth_working_day(finish.date(), days, calendar, -1) if calendar else None
+    if first is None:
         return finish - timedelta(days=days)
-    remaining = max(1, math.ceil(days - 1e-9))
-    day = finish.date()
-    guard = 0
-    while True:
-        if calendar.is_working_day(day):
-            remaining -= 1
-            if remaining == 0:
-                break
-        day -= timedelta(days=1)
-        guard += 1
-        if guard > 20_000:
-            return finish - timedelta(days=days)
-    return datetime.combine(day, _day_start(calendar), tzinfo=finish.tzinfo)
+    return datetime.combine(first, _day_start(calendar), tzinfo=finish.tzinfo)
 
 
 def count_working_days(start: datetime, finish: datetime, calendar: Calendar | None) -> float:
