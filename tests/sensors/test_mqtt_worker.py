@@ -104,17 +104,22 @@ def tilt_sensors(sconn, projects):
     return code
 
 
+def publish_first_half_and_wait(sconn, pub, msgs) -> None:
+    """Publish the first half of the stream and wait until the worker has stored some of it."""
+    for topic, payload, _ in msgs[: N // 2]:
+        pub.publish(topic, payload)
+    deadline = time.monotonic() + 30
+    while count(sconn) < N // 10 and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 @pytest.mark.parametrize("fast_io", [True, False], ids=["fast-io", "plain-paho"])
 def test_kill_9_in_the_middle_loses_and_duplicates_nothing(sconn, tilt_sensors, broker,
                                                             publisher, worker_factory, fast_io):
     worker = worker_factory(broker.url, fast_io=fast_io).start()
     msgs = readings(tilt_sensors, time.time() - 3 * 3600, N)
     pub = publisher()
-    for topic, payload, _ in msgs[: N // 2]:
-        pub.publish(topic, payload)
-    deadline = time.monotonic() + 30
-    while count(sconn) < N // 10 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    publish_first_half_and_wait(sconn, pub, msgs)
     worker.kill9()
     at_kill = count(sconn)
     assert 0 < at_kill < N, "the kill should land in the middle of the stream"
@@ -148,11 +153,7 @@ def test_broker_restart_mid_stream(sconn, tilt_sensors, broker, publisher, worke
     worker = worker_factory(broker.url).start()
     msgs = readings(tilt_sensors, time.time() - 3 * 3600, N)
     pub = publisher()
-    for topic, payload, _ in msgs[: N // 2]:
-        pub.publish(topic, payload)
-    deadline = time.monotonic() + 30
-    while count(sconn) < N // 10 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    publish_first_half_and_wait(sconn, pub, msgs)
     broker.stop()
     broker.start()
     for topic, payload, _ in msgs[N // 2:]:

@@ -14,6 +14,7 @@ from datetime import date
 import psycopg
 import pytest
 import shapely
+from psycopg import sql
 
 from spatial import db, sample_city
 from spatial.codes import PROJECT_CODE, is_valid_credit_code, is_valid_permit_no
@@ -30,16 +31,15 @@ CENTRAL = ("330102", "330105", "330106", "330108")
 ROLES = {"construction", "contractor", "supervision", "survey", "design"}
 CATEGORIES = {"excavation", "formwork", "lifting", "scaffolding", "demolition", "tunnelling",
               "curtain_wall", "steel_structure", "manual_piles"}
-STAGE_ORDER = "ARRAY['" + "','".join(STAGES) + "']"
-LEDGER = ("sitewatch.project_stage_history, sitewatch.project, sitewatch.enterprise, "
-          "sitewatch.district")
+LEDGER = sql.SQL(", ").join(sql.Identifier("sitewatch", t) for t in (
+    "project_stage_history", "project", "enterprise", "district"))
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _empty_ledger_afterwards(migrated_url: str):
     yield
     with db.connect(migrated_url) as connection:
-        connection.execute(f"TRUNCATE {LEDGER} RESTART IDENTITY CASCADE")
+        connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(LEDGER))
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def digest(conn: psycopg.Connection) -> str:
     return h.hexdigest()
 
 
-def scalar(conn: psycopg.Connection, query: str, params: tuple = ()):
+def scalar(conn: psycopg.Connection, query: str | sql.Composable, params: tuple = ()):
     return conn.execute(query, params).fetchone()[0]
 
 
@@ -180,16 +180,17 @@ def test_more_projects_in_central_districts(city, conn):
 def test_parties_resolve_to_enterprises_with_the_matching_role(city, conn):
     for role in ROLES:
         column = f"{role}_unit"
-        wrong = scalar(conn, f"""
-            SELECT count(*) FROM sitewatch.project p WHERE {column} IS NOT NULL AND NOT EXISTS (
+        wrong = scalar(conn, sql.SQL("""
+            SELECT count(*) FROM sitewatch.project p WHERE p.{c} IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM sitewatch.enterprise e
-                WHERE e.credit_code = p.{column} AND %s = ANY(e.roles))""", (role,))
+                WHERE e.credit_code = p.{c} AND %s = ANY(e.roles))""").format(
+            c=sql.Identifier(column)), (role,))
         assert wrong == 0, role
-    by_stage = conn.execute(f"""
-        SELECT array_position({STAGE_ORDER}, stage) - 1, construction_unit IS NOT NULL,
+    by_stage = conn.execute("""
+        SELECT array_position(%s::text[], stage) - 1, construction_unit IS NOT NULL,
                contractor_unit IS NOT NULL, supervision_unit IS NOT NULL, design_unit IS NOT NULL,
                project_manager IS NOT NULL, chief_supervisor IS NOT NULL
-        FROM sitewatch.project""").fetchall()
+        FROM sitewatch.project""", (list(STAGES),)).fetchall()
     tendered = STAGES.index("supervision_registration")
     for k, owner, contractor, supervisor, designer, manager, chief in by_stage:
         assert owner
@@ -205,13 +206,13 @@ def test_parties_resolve_to_enterprises_with_the_matching_role(city, conn):
 
 
 def test_stage_history_and_dates_follow_the_stage(city, conn):
-    rows = conn.execute(f"""
-        SELECT array_position({STAGE_ORDER}, p.stage) - 1, p.planned_start, p.planned_finish,
+    rows = conn.execute("""
+        SELECT array_position(%(stages)s::text[], p.stage) - 1, p.planned_start, p.planned_finish,
                p.actual_start, p.actual_finish,
-               array_agg(array_position({STAGE_ORDER}, h.stage) - 1 ORDER BY h.entered_on),
+               array_agg(array_position(%(stages)s::text[], h.stage) - 1 ORDER BY h.entered_on),
                array_agg(h.entered_on ORDER BY h.entered_on)
         FROM sitewatch.project p JOIN sitewatch.project_stage_history h ON h.project_id = p.id
-        GROUP BY p.id""").fetchall()
+        GROUP BY p.id""", {"stages": list(STAGES)}).fetchall()
     assert len(rows) == N
     started, finished = STAGES.index("under_construction"), STAGES.index("completion_acceptance")
     for k, p_start, p_finish, a_start, a_finish, stages, days in rows:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import morecantile
 import psycopg
 import pytest
+from psycopg import sql
 
 from spatial import db, sample_city
 from tests.conftest import fresh_database
@@ -34,8 +35,10 @@ def tiles_conn(tiles_url: str):
 def densest_tile(conn: psycopg.Connection, z: int, table: str = "sitewatch.project",
                  geom: str = "footprint") -> tuple[int, int, int]:
     """(z, y, x) of the tile holding the most feature centroids, computed in Python."""
-    rows = conn.execute(f"SELECT ST_X(ST_Centroid({geom})), ST_Y(ST_Centroid({geom})) "
-                        f"FROM {table} WHERE {geom} IS NOT NULL").fetchall()
+    query = sql.SQL("SELECT ST_X(ST_Centroid({g})), ST_Y(ST_Centroid({g})) FROM {t} "
+                    "WHERE {g} IS NOT NULL").format(g=sql.Identifier(geom),
+                                                    t=sql.Identifier(*table.split(".")))
+    rows = conn.execute(query).fetchall()
     tms = morecantile.tms.get("WebMercatorQuad")
     counts: dict[tuple[int, int], int] = {}
     for lon, lat in rows:

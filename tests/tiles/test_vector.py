@@ -9,6 +9,7 @@ from decimal import Decimal
 import mapbox_vector_tile
 import morecantile
 import pytest
+from psycopg import sql
 
 from spatial.collections import DISTRICTS, PROJECTS, Collection, Property
 from tests.tiles.conftest import coordinates, densest_tile, expected_ids
@@ -67,9 +68,9 @@ def test_detail_zoom_carries_every_scalar_property_with_its_value(layer, tiles_c
     feats = _decode(vector.render(tiles_conn, layer, _tile(z, y, x)).data)
     assert feats
     names = [p.name for p in PROJECTS.properties if p.queryable and p.type != "array"]
-    cols = ", ".join(names)
-    rows = tiles_conn.execute(f"SELECT {cols} FROM sitewatch.project WHERE code = ANY(%s)",
-                              ([f["properties"]["code"] for f in feats],)).fetchall()
+    cols = sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    query = sql.SQL("SELECT {} FROM sitewatch.project WHERE code = ANY(%s)").format(cols)
+    rows = tiles_conn.execute(query, ([f["properties"]["code"] for f in feats],)).fetchall()
     by_code = {r[0]: dict(zip(names, r)) for r in rows}
     for f in feats:
         db_row = by_code[f["properties"]["code"]]
