@@ -52,9 +52,6 @@ _STARTED = data.STAGES.index("under_construction")
 _FINISHED = data.STAGES.index("completion_acceptance")
 _BUILDINGS = np.array([k not in data.PHASES for k in _SUB_KEYS])
 _INFRA = np.array([s[0] in data.INFRA_TYPES for s in _SUB])
-_CENTRAL = ("330102", "330105", "330106", "330108")
-_HILLY = ("330111", "330112")
-_CN_NUMBERS = tuple("一二三四五六七八九") + tuple("十" + c for c in "一二三四五六七八九")
 _CHUNK_ROWS = 200  # project rows per COPY write (~160 kB)
 _HISTORY_CHUNK = 20_000  # stage-history lines per COPY write
 _TRUNCATE = ("TRUNCATE sitewatch.project_stage_history, sitewatch.project, sitewatch.enterprise, "
@@ -272,10 +269,8 @@ def _hazard_params(rng: np.random.Generator, sub: np.ndarray, district: np.ndarr
     climb = rng.random(n) < 0.55
     scaffold = np.where(~building | (height < 24), 0, np.where(height < 50, 1, np.where(climb, 2, 3)))
     scaffold_h = np.round(np.where(scaffold == 3, rng.uniform(15, 24, n), height), 1)
-    pile_p = np.where(np.isin(district, [i for i, d in enumerate(data.DISTRICTS) if d[0] in _HILLY]),
-                      0.15, 0.01)
-    demo_p = np.where(np.isin(district, [i for i, d in enumerate(data.DISTRICTS)
-                                         if d[0] in _CENTRAL]), 0.15, 0.06)
+    pile_p = np.where(_in_districts(district, data.HILLY_DISTRICTS), 0.15, 0.01)
+    demo_p = np.where(_in_districts(district, data.CENTRAL_DISTRICTS), 0.15, 0.06)
     demo = (rng.random(n) < demo_p) * np.where(rng.random(n) < 0.2, 2, 1)
     tunnel = (rng.random(n) < _TUNNEL[sub]) * np.array(
         [_TUNNEL_KIND.get(k, 0) for k in _SUB_KEYS])[sub]
@@ -291,6 +286,11 @@ def _hazard_params(rng: np.random.Generator, sub: np.ndarray, district: np.ndarr
                            nan),
         "demo": demo, "tunnel": tunnel,
     }
+
+
+def _in_districts(district: np.ndarray, codes: tuple[str, ...]) -> np.ndarray:
+    """Which entries of ``district`` (indexes into data.DISTRICTS) are one of ``codes``."""
+    return np.isin(district, [i for i, d in enumerate(data.DISTRICTS) if d[0] in codes])
 
 
 def _hazard_json(h: tuple) -> str:
@@ -456,7 +456,7 @@ def _project_chunks(rng: np.random.Generator, n: int, enterprises: list[SampleEn
         name = templates[c[0] % len(templates)].format(
             d=dname, p=places[c[1] % len(places)], r=r1, r2=r2,
             v=data.RIVERS[c[4] % len(data.RIVERS)], a=data.DISTRICTS[d][6], y=year,
-            n=1 + c[5] % 60, cn=_CN_NUMBERS[c[5] % len(_CN_NUMBERS)], m=1 + c[5] % 19)
+            n=1 + c[5] % 60, cn=data.CN_NUMBERS[c[5] % len(data.CN_NUMBERS)], m=1 + c[5] % 19)
         if _BUILDINGS[s]:
             address = f"杭州市{dname}{r1}{1 + c[5] % 999}号"
         else:

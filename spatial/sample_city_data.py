@@ -217,3 +217,9 @@ PHASES = {
     "waterworks": ("桩基施工", "构筑物池体施工", "设备安装", "联动调试"),
     "pump_station": ("围护及基坑开挖", "泵房结构施工", "设备安装调试"),
 }
+
+# Districts where projects cluster (the old town) and where hand-dug piles still occur (hills).
+CENTRAL_DISTRICTS = ("330102", "330105", "330106", "330108")
+HILLY_DISTRICTS = ("330111", "330112")
+# 一 … 十九, for building numbers in project names.
+CN_NUMBERS = tuple("一二三四五六七八九") + tuple("十" + c for c in "一二三四五六七八九")
