@@ -502,3 +502,30 @@ def print_targets(targets: Sequence[str]) -> None:
         print("  " + line)
     failed = sum("FAIL" in t for t in targets)
     print(f"\n{len(targets) - failed} of {len(targets)} targets pass")
+
+
+# -- servers under test ------------------------------------------------------------------------------
+
+def server_env(**extra: str) -> dict[str, str]:
+    """This environment without libpq/TiPG settings that would steer a server elsewhere."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "TIPG_"))}
+    env.pop("DATABASE_URL", None)
+    env.update(extra)
+    return env
+
+
+def start_sitewatch(url: str, data: Path, workers: int, threads: int,
+                    host: str = "127.0.0.1") -> ServerProcess:
+    """``sitewatch serve`` on a free port against ``url``, with the given gunicorn layout."""
+    import sys
+
+    port = free_port(host)
+    return ServerProcess(
+        "ours", [str(Path(sys.executable).parent / "sitewatch"), "serve", "--host", host,
+                 "--port", str(port)], port=port,
+        env=server_env(SITEWATCH_DATABASE_URL=url, SITEWATCH_DATA=str(data),
+                       SITEWATCH_WORKERS=str(workers), SITEWATCH_THREADS=str(threads)),
+        log=data / "logs" / "ours.log", ready_path="/healthz",
+    ).start()

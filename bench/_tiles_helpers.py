@@ -9,7 +9,6 @@ groups on free ports, stopped on exit.
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,13 +46,6 @@ def load_city(url: str, projects: int) -> dict[str, str]:
     return {"postgresql": pg, "postgis": postgis}
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "TIPG_"))}
-    env.pop("DATABASE_URL", None)
-    env.update(extra)
-    return env
-
-
 @dataclass
 class Server:
     name: str
@@ -63,13 +55,7 @@ class Server:
 
 
 def start_ours(url: str, data: Path, workers: int, threads: int) -> Server:
-    port = common.free_port()
-    process = common.ServerProcess(
-        "ours", [str(BIN / "sitewatch"), "serve", "--host", HOST, "--port", str(port)], port=port,
-        env=_env(SITEWATCH_DATABASE_URL=url, SITEWATCH_DATA=str(data),
-                 SITEWATCH_WORKERS=str(workers), SITEWATCH_THREADS=str(threads)),
-        log=data / "logs" / "ours.log", ready_path="/healthz",
-    ).start()
+    process = common.start_sitewatch(url, data, workers, threads, HOST)
     return Server("ours", process,
                   lambda z, y, x: f"/ogc/collections/projects/tiles/WebMercatorQuad/{z}/{y}/{x}",
                   f"sitewatch serve: gunicorn gthread, {workers} workers x {threads} threads")
@@ -86,7 +72,7 @@ def asyncpg_url(info: dict[str, str]) -> str:
 
 def start_tipg(info: dict[str, str], data: Path, workers: int) -> common.ServerProcess:
     port = common.free_port()
-    env = _env(
+    env = common.server_env(
         DATABASE_URL=asyncpg_url(info),
         TIPG_DB_SCHEMAS='["sitewatch"]',
         TIPG_DB_TABLES='["sitewatch.project"]',   # only the project table, no functions

@@ -116,22 +116,9 @@ class Peer:
         return f"{self.collection_path}/items?" + urlencode(params, quote_via=quote, safe=",")
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "TIPG_"))}
-    env.pop("DATABASE_URL", None)
-    env.update(extra)
-    return env
-
-
 def start_ours(url: str, data: Path, workers: int, threads: int) -> Peer:
-    port = common.free_port()
-    server = common.ServerProcess(
-        "ours", [str(BIN / "sitewatch"), "serve", "--host", HOST, "--port", str(port)], port=port,
-        env=_env(SITEWATCH_DATABASE_URL=url, SITEWATCH_DATA=str(data),
-                 SITEWATCH_WORKERS=str(workers), SITEWATCH_THREADS=str(threads)),
-        log=data / "logs" / "ours.log", ready_path="/healthz",
-    )
-    return Peer("ours", server.start(), "/ogc/collections/projects", "json", "cql2-text",
+    return Peer("ours", common.start_sitewatch(url, data, workers, threads, HOST),
+                "/ogc/collections/projects", "json", "cql2-text",
                 f"sitewatch serve: gunicorn gthread, {workers} workers x {threads} threads")
 
 
@@ -150,7 +137,7 @@ def _asyncpg_url(info: dict[str, str]) -> str:
 
 def start_tipg(info: dict[str, str], data: Path, workers: int) -> Peer:
     port = common.free_port()
-    env = _env(
+    env = common.server_env(
         DATABASE_URL=_asyncpg_url(info),
         TIPG_DB_SCHEMAS='["sitewatch"]',
         # Publish only the project table: no other table, and none of the PostGIS functions that
@@ -235,7 +222,7 @@ def start_pygeoapi(info: dict[str, str], data: Path, workers: int, threads: int)
     config, openapi = folder / "config.yml", folder / "openapi.yml"
     config.write_text(yaml.safe_dump(_pygeoapi_config(info, port), allow_unicode=True),
                       encoding="utf-8")
-    env = _env(PYGEOAPI_CONFIG=str(config), PYGEOAPI_OPENAPI=str(openapi))
+    env = common.server_env(PYGEOAPI_CONFIG=str(config), PYGEOAPI_OPENAPI=str(openapi))
     gen = subprocess.run([str(BIN / "pygeoapi"), "openapi", "generate", str(config),
                           "--output-file", str(openapi)], env=env, capture_output=True, text=True)
     if gen.returncode != 0:
