@@ -68,7 +68,8 @@ def deviation(code: str) -> Response:
     except ValueError as exc:
         raise InvalidParameterValue("tolerance must be a number of percentage points") from exc
     with pool().connection() as conn:
-        result = progress.compute(conn, code, status_date, tolerance=tolerance)
+        result = progress.compute(conn, code, status_date, tolerance=tolerance,
+                                  history=fmt == "html")
     if fmt == "csv":
         name = f"deviation-{code}-{status_date:%Y%m%d}.csv"
         return Response(write_csv(result), mimetype="text/csv",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections.abc import Callable
@@ -26,21 +27,48 @@ def register(main: click.Group, settings_fn: Callable[[], Settings], connect: Ca
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--project", "project_code", required=True, help="Project code.")
     def progress_import(file: Path, project_code: str) -> None:
-        """Record actuals from a CSV (task or element GlobalId, status/percent, dates)."""
-        from bim.progress import record_reports
-        from bim.progress.read_actuals_csv import read_actuals_csv
+        """Record actuals from FILE, whose kind is told by its content (docs/progress.md):
 
-        if file.suffix.lower() != ".csv":
-            raise click.UsageError("only CSV is supported yet (MS Project XML actuals: not yet)")
-        reports = read_actuals_csv(file)
+        \b
+        - MS Project XML (MSPDI, root <Project>): per leaf task ActualStart, ActualFinish,
+          PercentComplete / PhysicalPercentComplete;
+        - an as-planned/as-built event log (a CSV with an "Element on time or not" column):
+          each element done, its finish derived from the label and its tasks' planned finishes;
+        - any other CSV: task or element GlobalId, status/percent, dates.
+        """
+        from bim.progress import record_reports
+
+        kind = _file_kind(file)
+        if kind == "msproject":
+            from bim.progress.read_actuals_msproject import read_actuals_msproject
+
+            try:
+                reports = read_actuals_msproject(file)
+            except ValueError as exc:
+                raise click.UsageError(str(exc)) from exc
+        elif kind == "csv":
+            from bim.progress.read_actuals_csv import read_actuals_csv
+
+            reports = read_actuals_csv(file)
         with connect(settings_fn()) as conn:
             try:
+                if kind == "eventlog":
+                    from bim.progress.read_eventlog import read_eventlog
+
+                    try:
+                        reports = read_eventlog(conn, project_code, file)
+                    except ValueError as exc:
+                        raise click.UsageError(str(exc)) from exc
                 result = record_reports(conn, project_code, reports)
             except ValidationFailed as exc:
                 click.echo(f"rejected, nothing imported: {exc}", err=True)
                 for err in exc.errors:
-                    row = err["row"] + 2 if isinstance(err["row"], int) else err["row"]
-                    click.echo(f"  line {row}: {err['field']}: {err['reason']}", err=True)
+                    if kind == "csv":
+                        row = err["row"] + 2 if isinstance(err["row"], int) else err["row"]
+                        click.echo(f"  line {row}: {err['field']}: {err['reason']}", err=True)
+                    else:
+                        click.echo(f"  report {err['row']}: {err['field']}: {err['reason']}",
+                                   err=True)
                 sys.exit(1)
         click.echo(json.dumps(result, ensure_ascii=False))
 
@@ -80,7 +108,7 @@ def register(main: click.Group, settings_fn: Callable[[], Settings], connect: Ca
         except ValueError as exc:
             raise click.BadParameter("must be YYYY-MM-DD", param_hint="--date") from exc
         with connect(settings_fn()) as conn:
-            result = compute(conn, project_code, day)
+            result = compute(conn, project_code, day, history=fmt == "html")
         if fmt == "csv":
             out.write_text(write_csv(result), encoding="utf-8", newline="")
         elif fmt == "html":
@@ -95,3 +123,32 @@ def register(main: click.Group, settings_fn: Callable[[], Settings], connect: Ca
             out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
         click.echo(json.dumps({"out": str(out), **{k: result["summary"].get(k) for k in
                                                    ("pv", "ev", "spi", "spi_t")}}))
+
+
+def _file_kind(file: Path) -> str:
+    """``msproject`` (XML whose root element is <Project>), ``eventlog`` (a CSV whose header has
+    an "Element on time or not" column) or ``csv``."""
+    import xml.etree.ElementTree as ET
+
+    with open(file, "rb") as handle:
+        head = handle.read(65536)
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"<"):
+        parser = ET.XMLPullParser(events=("start",))
+        try:
+            parser.feed(text)
+            root = next((elem for _, elem in parser.read_events()), None)
+        except ET.ParseError as exc:
+            raise click.UsageError(f"{file}: not a well-formed XML file ({exc})") from exc
+        if root is None or root.tag.rsplit("}", 1)[-1] != "Project":
+            tag = root.tag if root is not None else None
+            raise click.UsageError(f"{file}: XML whose root element is {tag!r}, not an MS Project "
+                                   "XML (MSPDI) <Project>")
+        return "msproject"
+    if b"\x00" in head or head.startswith(b"PK"):
+        raise click.UsageError(f"{file}: neither CSV nor MS Project XML")
+    first = text.decode("utf-8", errors="replace").splitlines()[:1] or [""]
+    header = next(csv.reader(first, delimiter=max(",;\t", key=first[0].count)), [])
+    if any(h.strip().casefold() == "element on time or not" for h in header):
+        return "eventlog"
+    return "csv"

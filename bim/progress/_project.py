@@ -24,7 +24,7 @@ def current_model(conn: psycopg.Connection, pid: int) -> int | None:
 
 TASKS_SQL = """
     SELECT t.id, t.parent_id, t.identification, t.source_id, t.name, t.is_milestone,
-           t.planned_start, t.planned_finish, t.schedule_id
+           t.planned_start, t.planned_finish, t.schedule_id, t.baseline_start, t.baseline_finish
     FROM sitewatch.task t JOIN sitewatch.schedule s ON s.id = t.schedule_id
     WHERE s.model_id = %s AND s.purpose IS DISTINCT FROM 'baseline'
       AND s.purpose IS DISTINCT FROM 'actual'

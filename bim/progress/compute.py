@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 
+from bim.progress._critical import critical_tasks
+from bim.progress._elements import element_statuses, late_element_counts
 from bim.progress._project import TASKS_SQL, calendars, current_model, project_id
 from bim.progress._worktime import WorkTime
 
@@ -44,11 +46,31 @@ _ELEMENT_REPORTS = """
     WHERE r.project_id = %(p)s AND pe.reported_at < %(cut)s
     ORDER BY pe.element_id, pe.reported_at DESC, pe.report_id DESC
 """
+_TASK_STARTS = """
+    SELECT task_id, min(coalesce(actual_start, reported_at))
+    FROM sitewatch.progress_report
+    WHERE project_id = %(p)s AND task_id IS NOT NULL AND reported_at < %(cut)s
+      AND percent_complete > 0
+    GROUP BY task_id
+"""
+_ELEMENT_STARTS = """
+    SELECT pe.element_id, min(coalesce(r.actual_start, r.reported_at))
+    FROM sitewatch.progress_report_element pe
+    JOIN sitewatch.progress_report r ON r.id = pe.report_id
+    WHERE r.project_id = %(p)s AND pe.reported_at < %(cut)s AND pe.percent_complete > 0
+    GROUP BY pe.element_id
+"""
 _LINKS = """
-    SELECT DISTINCT te.task_id, te.element_id, e.quantities
+    SELECT te.task_id, te.element_id, te.relation, e.quantities
     FROM sitewatch.task_element te JOIN sitewatch.bim_element e ON e.id = te.element_id
     WHERE e.model_id = %s
 """
+_LATE_BY_PLACE = """
+    SELECT coalesce(storey, ''), ifc_class, count(*)::int
+    FROM sitewatch.bim_element WHERE id = ANY(%s)
+    GROUP BY 1, 2 ORDER BY 1, 2
+"""
+HISTORY_SAMPLES = 24
 
 
 def _days(a: datetime, b: datetime) -> float:
@@ -101,19 +123,41 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(LOCAL_TZ).isoformat() if value is not None else None
 
 
-def _earned(conn: psycopg.Connection, pid: int, model: int, cut: datetime,
-            leaves: set[int]) -> dict[int, dict]:
+class _Reports:
+    """The reports at or before one cut, and the model's task→element links."""
+
+    def __init__(self, conn: psycopg.Connection, pid: int, cut: datetime,
+                 links: dict[int, list[tuple[int, dict]]]) -> None:
+        params = {"p": pid, "cut": cut}
+        self.task = {r[0]: r for r in conn.execute(_TASK_REPORTS, params).fetchall()}
+        self.task_finish: dict[int, datetime] = dict(conn.execute(_TASK_FINISH, params).fetchall())
+        self.element = {r[0]: r for r in conn.execute(_ELEMENT_REPORTS, params).fetchall()}
+        self.links = links
+        self._params, self._conn = params, conn
+
+    def starts(self) -> tuple[dict[int, datetime], dict[int, datetime]]:
+        """First instant with work reported (> 0 %), per task and per element."""
+        return (dict(self._conn.execute(_TASK_STARTS, self._params).fetchall()),
+                dict(self._conn.execute(_ELEMENT_STARTS, self._params).fetchall()))
+
+
+def _links(conn: psycopg.Connection, model: int) -> tuple[dict[int, list[tuple[int, dict]]],
+                                                          dict[int, list[tuple[int, str]]]]:
+    """Task → [(element, quantities)] (each element once) and element → [(task, relation)]."""
+    by_task: dict[int, dict[int, dict]] = defaultdict(dict)
+    by_element: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for task_id, element_id, relation, quantities in conn.execute(_LINKS, (model,)).fetchall():
+        by_task[task_id][element_id] = quantities
+        by_element[element_id].append((task_id, relation))
+    return {t: list(els.items()) for t, els in by_task.items()}, by_element
+
+
+def _earned(reports: _Reports, leaves: set[int]) -> dict[int, dict]:
     """EV_t, whether anything was reported, and the finish instant when done, per leaf task."""
-    params = {"p": pid, "cut": cut}
-    task_rep = {r[0]: r for r in conn.execute(_TASK_REPORTS, params).fetchall()}
-    task_fin: dict[int, datetime] = dict(conn.execute(_TASK_FINISH, params).fetchall())
-    elem_rep = {r[0]: r for r in conn.execute(_ELEMENT_REPORTS, params).fetchall()}
-    links: dict[int, list[tuple[int, dict]]] = defaultdict(list)
-    for task_id, element_id, quantities in conn.execute(_LINKS, (model,)).fetchall():
-        links[task_id].append((element_id, quantities))
+    elem_rep, task_rep = reports.element, reports.task
     out: dict[int, dict] = {}
     for tid in leaves:
-        linked = links.get(tid, [])
+        linked = reports.links.get(tid, [])
         entry: dict[str, Any] = {"ev": 0.0, "reported": False, "finish": None, "elements": len(linked),
                  "elements_done": 0, "source": None}
         reported_els = [elem_rep[e] for e, _ in linked if e in elem_rep]
@@ -122,7 +166,7 @@ def _earned(conn: psycopg.Connection, pid: int, model: int, cut: datetime,
         done_els = [e for e, _ in linked if e in elem_rep and elem_rep[e][1] >= 100]
         entry["elements_done"] = len(done_els)
         if task_r is not None and (el_latest is None or task_r[2] >= el_latest):
-            entry.update(ev=task_r[1] / 100.0, reported=True, finish=task_fin.get(tid),
+            entry.update(ev=task_r[1] / 100.0, reported=True, finish=reports.task_finish.get(tid),
                          source="task")
         elif el_latest is not None:
             weights = _quantity_weights(linked)
@@ -175,21 +219,89 @@ def _earned_schedule(leaf_rows: list[dict], ev: float, cut: datetime) -> dict[st
     return out
 
 
+def _days_between(later: datetime | None, earlier: datetime | None) -> float | None:
+    return _days(later, earlier) if later is not None and earlier is not None else None
+
+
+def _actuals(t: dict, e: dict, starts: tuple[dict, dict], cut: datetime) -> None:
+    """Actual start/finish of a leaf task and its start/finish variance in calendar days."""
+    task_starts, element_starts = starts
+    if e["source"] == "task":
+        t["actual_start"] = task_starts.get(t["id"])
+    elif e["source"] == "elements":
+        t["actual_start"] = min((element_starts[el] for el, _ in e["linked"]
+                                 if el in element_starts), default=None)
+    else:
+        t["actual_start"] = None
+    t["actual_finish"] = e["finish"] if t["ev"] >= 1.0 - 1e-9 else None
+    if t["actual_start"] is None and t["actual_finish"] is not None:
+        t["actual_start"] = t["actual_finish"]
+    _variances(t, cut)
+
+
+def _variances(t: dict, cut: datetime) -> None:
+    t["start_variance"] = _days_between(t["actual_start"], t["planned_start"])
+    if t["actual_finish"] is not None:
+        t["finish_variance"] = _days_between(t["actual_finish"], t["planned_finish"])
+    elif t["planned_finish"] is not None and cut > t["planned_finish"]:
+        t["finish_variance"] = _days(cut, t["planned_finish"])      # still open: growing
+    else:
+        t["finish_variance"] = None
+
+
+def _project_values(leaf_rows: list[dict]) -> tuple[float, float] | None:
+    total = sum(t["weight"] for t in leaf_rows)
+    if total <= 0:
+        return None
+    return (sum(t["weight"] * t["pv"] for t in leaf_rows) / total,
+            sum(t["weight"] * t["ev"] for t in leaf_rows) / total)
+
+
+def _earned_history(conn: psycopg.Connection, pid: int, leaf_rows: list[dict],
+                    links: dict[int, list[tuple[int, dict]]], summary: dict,
+                    status_date: date) -> list[dict]:
+    """EV(t) at up to HISTORY_SAMPLES days from the planned start to D (the earned S-curve)."""
+    if not summary.get("planned_start") or summary.get("at") is None or summary["at"] <= 0:
+        return []
+    s = datetime.fromisoformat(summary["planned_start"])
+    span = min(summary["at"], summary["planned_duration"] + 365)
+    steps = min(HISTORY_SAMPLES, max(1, math.ceil(span)))
+    total = sum(t["weight"] for t in leaf_rows)
+    leaves = {t["id"] for t in leaf_rows}
+    out = []
+    for i in range(1, steps + 1):
+        day_k = span * i / steps
+        cut = s + timedelta(days=day_k)
+        if i == steps:
+            cut = datetime.combine(status_date + timedelta(days=1), time(), LOCAL_TZ)
+        earned = _earned(_Reports(conn, pid, cut, links), leaves)
+        ev = sum(t["weight"] * earned[t["id"]]["ev"] for t in leaf_rows) / total
+        out.append({"day": day_k, "date": _day(cut - timedelta(seconds=1)).isoformat(),  # type: ignore[union-attr]
+                    "ev": ev})
+    return out
+
+
 def compute(conn: psycopg.Connection, project_code: str, status_date: date, *,
-            tolerance: float = 10) -> dict:
-    """Per task PV_t, EV_t, status and colour; the project's PV, EV, SV, SPI and earned schedule."""
+            tolerance: float = 10, elements: bool = False, history: bool = False) -> dict:
+    """Per task PV_t, EV_t, status and colour; the project's PV, EV, SV, SPI and earned schedule.
+
+    With ``elements`` the result also has ``"elements"``: {element id: planned %, reported %,
+    status} for every element linked to a task; with ``history`` the summary has
+    ``"earned_curve"``: EV at up to 24 days between the planned start and D.
+    """
     pid = project_id(conn, project_code)
     cut = datetime.combine(status_date + timedelta(days=1), time(), LOCAL_TZ)
     tol = tolerance / 100.0
     result: dict[str, Any] = {"project": project_code, "status_date": status_date.isoformat(),
                               "tolerance": tolerance, "model_id": None, "tasks": [],
+                              "late_elements": [],
                               "summary": {"pv": None, "ev": None, "sv": None, "spi": None}}
     model = current_model(conn, pid)
     if model is None:
         return result
     result["model_id"] = model
     cols = ("id", "parent_id", "identification", "source_id", "name", "is_milestone",
-            "planned_start", "planned_finish", "schedule_id")
+            "planned_start", "planned_finish", "schedule_id", "baseline_start", "baseline_finish")
     tasks = [dict(zip(cols, r)) for r in conn.execute(TASKS_SQL, (model,)).fetchall()]
     by_id = {t["id"]: t for t in tasks}
     children: dict[int, list[int]] = defaultdict(list)
@@ -198,7 +310,14 @@ def compute(conn: psycopg.Connection, project_code: str, status_date: date, *,
             children[t["parent_id"]].append(t["id"])
     leaves = {t["id"] for t in tasks if t["id"] not in children}
     worktimes = {sid: WorkTime(cal) for sid, cal in calendars(conn, model).items()}
-    earned = _earned(conn, pid, model, cut, leaves)
+    links, element_tasks = _links(conn, model)
+    reports = _Reports(conn, pid, cut, links)
+    earned = _earned(reports, leaves)
+    starts = reports.starts()
+
+    def status(ev: float, pv: float, late: bool, at: datetime, s: datetime | None,
+               f: datetime | None) -> str:
+        return _status(ev, pv, late, at, s, f, tol)
 
     for t in tasks:
         if t["id"] not in leaves:
@@ -209,11 +328,16 @@ def compute(conn: psycopg.Connection, project_code: str, status_date: date, *,
         t["weight"] = 0.0 if t["is_milestone"] else max(span, 0.0)
         t["pv"] = planned_fraction(cut, s, f, wt)
         e = earned[t["id"]]
-        t["ev"], t["reported"] = e["ev"], e["reported"]
+        e["linked"] = links.get(t["id"], [])
+        t["ev"], t["reported"], t["source"] = e["ev"], e["reported"], e["source"]
         t["element_count"], t["elements_done"] = e["elements"], e["elements_done"]
         fin_day, due_day = _day(e["finish"]), _day(f)
         late = fin_day is not None and due_day is not None and fin_day > due_day
-        t["status"] = _status(t["ev"], t["pv"], late, cut, s, f, tol)
+        t["status"] = status(t["ev"], t["pv"], late, cut, s, f)
+        _actuals(t, e, starts, cut)
+    leaf_rows = [t for t in tasks if t["id"] in leaves]
+    late_element_counts(leaf_rows, links, reports.element, cut, _day)
+    critical = critical_tasks(conn, model, {t["id"]: t for t in leaf_rows})
 
     def leaf_descendants(tid: int) -> list[dict]:
         stack, found = list(children[tid]), []
@@ -226,19 +350,25 @@ def compute(conn: psycopg.Connection, project_code: str, status_date: date, *,
 
     for t in tasks:
         if t["id"] in leaves:
+            t["critical"] = t["id"] in critical
             continue
         kids = leaf_descendants(t["id"])
-        total = sum(k["weight"] for k in kids)
-        if total > 0:
-            t["pv"] = sum(k["weight"] * k["pv"] for k in kids) / total
-            t["ev"] = sum(k["weight"] * k["ev"] for k in kids) / total
+        rolled = _project_values(kids)
+        if rolled is not None:
+            t["pv"], t["ev"] = rolled
         else:
             t["pv"] = sum(k["pv"] for k in kids) / len(kids) if kids else 0.0
             t["ev"] = sum(k["ev"] for k in kids) / len(kids) if kids else 0.0
-        t["weight"] = total
+        t["weight"] = sum(k["weight"] for k in kids)
         t["reported"] = any(k["reported"] for k in kids)
-        t["element_count"] = sum(k["element_count"] for k in kids)
-        t["elements_done"] = sum(k["elements_done"] for k in kids)
+        for key in ("element_count", "elements_done", "late_element_count"):
+            t[key] = sum(k[key] for k in kids)
+        t["critical"] = any(k["id"] in critical for k in kids)
+        t["actual_start"] = min((k["actual_start"] for k in kids if k["actual_start"]),
+                                default=None)
+        finishes = [k["actual_finish"] for k in kids]
+        t["actual_finish"] = max(finishes) if kids and all(finishes) else None
+        _variances(t, cut)
         if kids and all(k["status"] in ("done", "done_late") for k in kids):
             t["status"] = "done_late" if any(k["status"] == "done_late" for k in kids) else "done"
         else:
@@ -246,8 +376,7 @@ def compute(conn: psycopg.Connection, project_code: str, status_date: date, *,
                                            if k["planned_start"]), default=None)
             f = t["planned_finish"] or max((k["planned_finish"] for k in kids
                                             if k["planned_finish"]), default=None)
-            t["status"] = _status(min(t["ev"], 1 - 1e-6), t["pv"], False,
-                                  cut, s, f, tol)
+            t["status"] = status(min(t["ev"], 1 - 1e-6), t["pv"], False, cut, s, f)
 
     for t in tasks:
         result["tasks"].append({
@@ -256,20 +385,27 @@ def compute(conn: psycopg.Connection, project_code: str, status_date: date, *,
             "wbs_parent": by_id[t["parent_id"]]["identification"] if t["parent_id"] in by_id
             else None, "is_summary": t["id"] not in leaves,
             "is_milestone": t["is_milestone"], "planned_start": _iso(t["planned_start"]),
-            "planned_finish": _iso(t["planned_finish"]), "weight": t["weight"],
-            "pv": t["pv"], "ev": t["ev"], "planned_percent": 100 * t["pv"],
+            "planned_finish": _iso(t["planned_finish"]),
+            "baseline_start": _iso(t["baseline_start"]),
+            "baseline_finish": _iso(t["baseline_finish"]),
+            "actual_start": _iso(t["actual_start"]), "actual_finish": _iso(t["actual_finish"]),
+            "weight": t["weight"], "pv": t["pv"], "ev": t["ev"], "planned_percent": 100 * t["pv"],
             "reported_percent": 100 * t["ev"], "variance": 100 * (t["ev"] - t["pv"]),
+            "start_variance": t["start_variance"], "finish_variance": t["finish_variance"],
             "status": t["status"], "colour": STATUS_COLOURS[t["status"]],
-            "element_count": t["element_count"], "done_element_count": t["elements_done"]})
+            "critical": t["critical"], "element_count": t["element_count"],
+            "done_element_count": t["elements_done"],
+            "late_element_count": t["late_element_count"]})
 
-    leaf_rows = [t for t in tasks if t["id"] in leaves]
-    total = sum(t["weight"] for t in leaf_rows)
     summary = result["summary"]
-    if total > 0:
-        pv = sum(t["weight"] * t["pv"] for t in leaf_rows) / total
-        ev = sum(t["weight"] * t["ev"] for t in leaf_rows) / total
+    values = _project_values(leaf_rows)
+    if values is not None:
+        pv, ev = values
         summary.update(pv=pv, ev=ev, sv=ev - pv, spi=ev / pv if pv > 0 else None)
         summary.update(_earned_schedule(leaf_rows, ev, cut))
+        if history:
+            summary["earned_curve"] = _earned_history(conn, pid, leaf_rows, links, summary,
+                                                      status_date)
     counts: dict[str, int] = defaultdict(int)
     for t in leaf_rows:
         counts[t["status"]] += 1
@@ -278,4 +414,14 @@ def compute(conn: psycopg.Connection, project_code: str, status_date: date, *,
         "SELECT card FROM sitewatch.project_card_check WHERE project_id = %s AND check_date <= %s"
         " ORDER BY check_date DESC LIMIT 1", (pid, status_date)).fetchone()
     summary["card"] = card[0] if card else None
+
+    per_element = element_statuses(leaf_rows, element_tasks, reports.element, reports.task,
+                                   reports.task_finish, cut, status, planned_fraction, _day)
+    late_ids = [eid for eid, v in per_element.items() if v["status"] in ("late_finish", "done_late")]
+    result["late_elements"] = [
+        {"storey": storey or None, "ifc_class": cls, "count": n}
+        for storey, cls, n in conn.execute(_LATE_BY_PLACE, (late_ids,)).fetchall()] \
+        if late_ids else []
+    if elements:
+        result["elements"] = per_element
     return result

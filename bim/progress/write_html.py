@@ -2,7 +2,8 @@
 
 Chinese headings with English beside them, the summary, an S-curve (the planned curve PV(t) with
 the earned value at the status date and the earned schedule marked) and the task table coloured
-by status.  Not yet: the earned curve over time and late elements by storey and IFC class.
+by status, the earned curve EV(t) up to the status date (when computed with ``history``) and the
+late elements grouped by storey and IFC class.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ td.num { text-align: right; }
 <tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</table>
 <h2>S 曲线 S-curve</h2>
 {{ svg | safe }}
+<h2>滞后构件 Late elements (按楼层与 IFC 类型 by storey and IFC class)</h2>
+{% if late %}<table><tr><th>楼层 Storey</th><th>IFC 类型 class</th><th>数量 Count</th></tr>
+{% for g in late %}<tr><td>{{ g.storey or "—" }}</td><td>{{ g.ifc_class }}</td>
+<td class="num">{{ g.count }}</td></tr>{% endfor %}</table>
+{% else %}<p>无 None.</p>{% endif %}
 <h2>任务 Tasks</h2>
 <p class="legend">{% for s, c in colours.items() %}
 <span style="background:{{ c }}">{{ s }}</span>{% endfor %}</p>
@@ -48,7 +54,12 @@ def _fmt(value: object, digits: int = 1) -> str:
         return "—"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return str(value)
+    if isinstance(value, bool):
+        return "是 yes" if value else ""
+    text = str(value)
+    if len(text) >= 16 and text[4] == "-" and text[10] == "T":   # an ISO instant: local minutes
+        return text[:16].replace("T", " ")
+    return text
 
 
 def _svg(summary: dict) -> str:
@@ -62,12 +73,17 @@ def _svg(summary: dict) -> str:
         return pad + (w - 2 * pad) * day / n, h - pad - (h - 2 * pad) * frac
 
     points = " ".join("{:.1f},{:.1f}".format(*xy(k, v)) for k, v in enumerate(curve))
+    earned = " ".join("{:.1f},{:.1f}".format(*xy(min(p["day"], n), p["ev"]))
+                      for p in [{"day": 0.0, "ev": 0.0}, *summary.get("earned_curve", [])])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}">',
              f'<rect x="{pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" '
              'fill="none" stroke="#999"/>',
              f'<polyline fill="none" stroke="#1e88e5" stroke-width="2" points="{points}"/>',
-             f'<text x="{pad}" y="{pad - 8}" font-size="12">计划 PV(t) 与挣得 EV (0–100%), '
-             f'横轴: 天 days 0–{n}</text>']
+             f'<text x="{pad}" y="{pad - 8}" font-size="12">计划 PV(t)（蓝 blue）与挣得 EV(t)'
+             f'（红 red）, 0–100%, 横轴: 天 days 0–{n}</text>']
+    if summary.get("earned_curve"):
+        parts.append(f'<polyline fill="none" stroke="#e53935" stroke-width="2" '
+                     f'points="{earned}"/>')
     at, es, ev = summary.get("at"), summary.get("es"), summary.get("ev")
     if at is not None and ev is not None and 0 <= at <= n:
         x, y = xy(at, ev)
@@ -103,4 +119,5 @@ def write_html(result: dict) -> str:
             for t in result["tasks"]]
     env = Environment(autoescape=True)
     return env.from_string(_TEMPLATE).render(r=result, summary=summary, svg=_svg(s), rows=rows,
-                                             columns=COLUMNS, colours=STATUS_COLOURS)
+                                             columns=COLUMNS, colours=STATUS_COLOURS,
+                                             late=result.get("late_elements", []))

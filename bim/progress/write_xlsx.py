@@ -4,6 +4,7 @@ and a summary sheet."""
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
@@ -11,7 +12,7 @@ from openpyxl.styles import Font, PatternFill  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
 from bim.progress.compute import STATUS_COLOURS
-from bim.progress.write_csv import COLUMNS
+from bim.progress.write_csv import COLUMNS, DATE_KEYS
 
 SUMMARY = [
     ("pv", "计划完成率 PV", "0.0%"), ("ev", "挣得完成率 EV", "0.0%"),
@@ -22,7 +23,8 @@ SUMMARY = [
     ("planned_finish", "计划完成 planned finish", None),
     ("forecast_finish", "预测完成 forecast finish", None), ("card", "红黄牌 card", None),
 ]
-_PERCENT_KEYS = {"planned_percent", "reported_percent", "variance"}
+_NUMBER_KEYS = {"planned_percent", "reported_percent", "variance", "start_variance",
+                "finish_variance"}
 
 
 def write_xlsx(result: dict) -> bytes:
@@ -54,8 +56,12 @@ def write_xlsx(result: dict) -> bytes:
             value = task.get(key)
             if key == "status":
                 row.append(cell(value, font=white, fill=fills.get(task["colour"])))
-            elif key in _PERCENT_KEYS:
+            elif key in _NUMBER_KEYS:
                 row.append(cell(value, number_format="0.0"))
+            elif key in DATE_KEYS and value:
+                # Excel has no time zones: local (Asia/Shanghai) wall time, as the columns say.
+                row.append(cell(datetime.fromisoformat(value).replace(tzinfo=None),
+                                number_format="yyyy-mm-dd hh:mm"))
             else:
                 row.append(value)
         sheet.append(row)
@@ -67,6 +73,11 @@ def write_xlsx(result: dict) -> bytes:
     summary.append(["状态日期 status date", result["status_date"]])
     for key, title, fmt in SUMMARY:
         summary.append([title, cell(result["summary"].get(key), number_format=fmt)])
+    summary.append([])
+    summary.append([cell("滞后构件 late elements: 楼层 storey", font=bold),
+                    cell("IFC 类型 class", font=bold), cell("数量 count", font=bold)])
+    for group in result.get("late_elements", []):
+        summary.append([group["storey"] or "—", group["ifc_class"], group["count"]])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

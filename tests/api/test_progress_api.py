@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+from datetime import datetime
 
 import openpyxl
 import pytest
@@ -149,11 +150,16 @@ def test_deviation_csv(papp, project, headers):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][0] == "任务编号 task id"
-    by_id = {r[0]: r for r in rows[1:]}
+    col = {title.split(" ", 1)[1]: i for i, title in enumerate(rows[0])}
+    b = {name: row[i] for row in rows[1:] if row[0] == "B" for name, i in col.items()}
     # B: planned (16 − 11)/10 = 50 %, reported 20 %, variance −30 points, behind, parent S1
-    assert by_id["B"][2] == "S1"
-    assert [float(by_id["B"][5]), float(by_id["B"][6]), float(by_id["B"][7])] == [50.0, 20.0, -30.0]
-    assert by_id["B"][8] == "behind"
+    assert b["WBS parent"] == "S1"
+    assert [float(b[k]) for k in ("planned %", "reported %", "variance (points)")] == \
+        [50.0, 20.0, -30.0]
+    assert b["status"] == "behind" and b["critical"] == "False"
+    # Started 03-15 00:00 (the report's date), planned 03-11 00:00: four days late.
+    assert float(b["start variance (days)"]) == 4.0 and b["actual finish"] == ""
+    assert b["actual start"].startswith("2026-03-15T00:00:00")
 
 
 def test_deviation_xlsx(papp, project, headers):
@@ -167,9 +173,14 @@ def test_deviation_xlsx(papp, project, headers):
     book = openpyxl.load_workbook(io.BytesIO(response.data))
     tasks, summary = book["任务 Tasks"], book["汇总 Summary"]
     assert tasks.freeze_panes == "A2"
+    header = [c.value for c in next(tasks.iter_rows(max_row=1))]
+    col = {title.split(" ", 1)[1]: i for i, title in enumerate(header)}
     rows = {r[0]: r for r in tasks.iter_rows(min_row=2, values_only=True)}
-    assert rows["B"][5] == pytest.approx(50.0) and rows["B"][6] == pytest.approx(20.0)
-    assert rows["B"][8] == "behind"
+    assert rows["B"][col["planned %"]] == pytest.approx(50.0)
+    assert rows["B"][col["reported %"]] == pytest.approx(20.0)
+    assert rows["B"][col["status"]] == "behind"
+    # Dates are Excel dates in local wall time.
+    assert rows["B"][col["planned start"]] == datetime(2026, 3, 11)
     values = {r[0]: r[1] for r in summary.iter_rows(values_only=True)}
     # PV = (10·1 + 10·0.5 + 20·0.5)/40 = 0.625;  EV = (10·0 + 10·0.2 + 0)/40 = 0.05
     assert values["计划完成率 PV"] == pytest.approx(0.625)
@@ -189,3 +200,5 @@ def test_deviation_html(papp, project, headers):
     assert "进度偏差报告 Deviation report" in page and "<svg" in page and "<script" not in page
     assert "62.5%" in page                         # PV = 25/40
     assert page.count("#e53935") >= 2              # B and S1 behind (plus the legend)
+    assert "EV(t)" in page and page.count("<polyline") == 2     # planned and earned curves
+    assert "Late elements" in page

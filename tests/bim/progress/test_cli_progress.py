@@ -36,7 +36,8 @@ def test_import_csv_then_report(progress_url, pconn, tmp_path):
                "--date", "2026-03-15", "--format", "csv", "--out", str(out))
     assert done.returncode == 0, done.stderr
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
-    status = {r[0]: r[8] for r in rows[1:]}
+    column = rows[0].index("状态 status")
+    status = {r[0]: r[column] for r in rows[1:]}
     # As in test_compute: A done, B 20 % of planned 50 % behind, C 7/10 by volume vs 50 % ahead.
     assert status == {"S1": "behind", "A": "done", "B": "behind", "C": "ahead",
                       "M": "not_started"}
