@@ -98,7 +98,7 @@ def parse_items_request(coll: Collection, settings: AppSettings) -> features.Ite
         bbox=bbox,
         bbox_crs=parse_crs(args.get("bbox-crs"), parameter="bbox-crs"),
         crs=parse_crs(args.get("crs")),
-        interval=features.parse_datetime(args["datetime"]) if "datetime" in args else None,
+        **features.parse_datetime_for(coll, args.get("datetime")),
         filter=filter_node,
         filter_crs=parse_crs(args.get("filter-crs"), parameter="filter-crs"),
         sortby=features.parse_sortby(args["sortby"], coll) if "sortby" in args else (),
@@ -164,10 +164,13 @@ def items(coll: Collection) -> Response:
 
 
 def item(coll: Collection, feature_id: str) -> Response:
-    _check_params(ITEM_PARAMS)
+    _check_params(_allowed_params("collection_items", coll, {"item_id": feature_id}))
     crs = parse_crs(request.args.get("crs"))
+    status_date = None
+    if coll.status is not None and "datetime" in request.args:
+        status_date = features.parse_datetime_for(coll, request.args["datetime"]).get("status_date")
     with current_app.extensions["sitewatch_pool"].connection() as conn:
-        text = features.get_item(conn, coll, feature_id, crs=crs)
+        text = features.get_item(conn, coll, feature_id, crs=crs, status_date=status_date)
     if text is None:
         raise NotFound(f"feature {feature_id!r} not found in {coll.id}")
     path = f"/collections/{coll.id}/items/{feature_id}"
@@ -278,7 +281,9 @@ def _wrap(app: Flask, endpoint: str, ours) -> None:
 
 def _allowed_params(endpoint: str, coll: Collection, kwargs: dict) -> frozenset[str]:
     if endpoint.endswith("collection_items"):
-        return ITEM_PARAMS if kwargs.get("item_id") else RESERVED | coll.queryables.keys()
+        if kwargs.get("item_id"):
+            return ITEM_PARAMS | ({"datetime"} if coll.status else set())
+        return RESERVED | coll.queryables.keys()
     return frozenset({"f", "lang"})
 
 

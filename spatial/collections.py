@@ -21,6 +21,9 @@ class Property:
     format: str | None = None   # JSON Schema format: date, date-time
     queryable: bool = True
     enum: tuple[str, ...] | None = None
+    # Computed per request (4D status at the status date), not a column: selectable with
+    # ``properties``, never filtered or sorted on.  Its SQL reads the alias ``s`` of features.py.
+    computed: bool = False
 
     @property
     def schema(self) -> dict:
@@ -48,6 +51,9 @@ class Collection:
     temporal: tuple[str, str] | None = None   # SQL of the interval ``datetime`` filters on
     # "date": ``datetime`` compares calendar days (Asia/Shanghai); "date-time": exact instants.
     temporal_format: str = "date"
+    # "task" or "element": items carry the 4D status at the status date (``datetime``), computed
+    # by bim.progress (docs/progress.md) and joined to the page by feature id.
+    status: str | None = None
     keywords: tuple[str, ...] = ()
     default_sort: tuple[str, ...] = field(default_factory=tuple)
 
@@ -147,6 +153,29 @@ DISTRICTS = Collection(
 
 COLLECTIONS: dict[str, Collection] = {c.id: c for c in (DISTRICTS, PROJECTS)}
 
+STATUSES = ("not_started", "on_time", "ahead", "late_start", "behind", "late_finish", "done",
+            "done_late")
+# The 4D status at the status date (docs/progress.md), on schedule-tasks and bim-elements items.
+STATUS_PROPERTIES = (
+    _p("status_date", "string", "Status date", "状态日期", format="date", queryable=False,
+       computed=True, sql="%(st_date)s::text"),
+    _p("planned_percent", "number", "Planned % at the status date", "计划完成率（%）",
+       queryable=False, computed=True, sql="s.planned_percent"),
+    _p("reported_percent", "number", "Reported % at the status date", "实际完成率（%）",
+       queryable=False, computed=True, sql="s.reported_percent"),
+    _p("status", "string", "4D status at the status date", "进度状态", enum=STATUSES,
+       queryable=False, computed=True, sql="s.status"),
+    _p("status_colour", "string", "Colour of the status (#rrggbb)", "状态颜色", queryable=False,
+       computed=True, sql="s.colour"),
+)
+_STATUS_NOTE = (
+    "  Each item carries its 4D status at the status date: planned % and reported % (from site "
+    "progress reports), status and its colour, the same as in the deviation report and the map.  "
+    "The status date is the datetime parameter when it is one date or instant (default: today, "
+    "Asia/Shanghai); items of a project's older model versions and of baseline schedules have "
+    "none."
+)
+
 # -- 4D schedules (issue 3): one feature per task, over the view of migration 0005 ---------------
 
 SCHEDULE_TASKS = Collection(
@@ -156,14 +185,16 @@ SCHEDULE_TASKS = Collection(
     description=(
         "Tasks of the 4D schedules read from the projects' IFC models and MS Project files: WBS, "
         "planned and baseline dates, milestones.  The geometry is the union of the footprints of "
-        "the elements each task builds or works on (null for a task linked to no element).  The "
-        "datetime parameter selects tasks whose planned period meets it (days in Asia/Shanghai)."
+        "the elements each task builds or works on (null for a task linked to no element).  A "
+        "datetime interval selects tasks whose planned period meets it (days in Asia/Shanghai) "
+        "and gives their status at its end." + _STATUS_NOTE
     ),
     table="sitewatch.schedule_task_feature",
     id_sql="t.feature_id",
     geometry_sql="t.geometry",
     geometry_type="MultiPolygon",
     temporal=("t.planned_start_day", "t.planned_finish_day"),
+    status="task",
     keywords=("4D", "schedule", "BIM", "进度计划", "施工进度"),
     default_sort=("model_id", "planned_start"),
     properties=(
@@ -186,6 +217,7 @@ SCHEDULE_TASKS = Collection(
         _p("schedule_source", "string", "Schedule source", "计划来源", enum=("ifc", "msproject")),
         _p("date_source", "string", "Where the dates come from", "日期来源"),
         _p("element_count", "integer", "Linked elements", "关联构件数"),
+        *STATUS_PROPERTIES,
     ),
 )
 COLLECTIONS[SCHEDULE_TASKS.id] = SCHEDULE_TASKS
@@ -200,12 +232,13 @@ BIM_ELEMENTS = Collection(
         "Elements of the projects' IFC models (walls, slabs, columns, beams, doors, ...) with their "
         "plan footprint in CGCS2000, storey, elevation range (metres above the model's datum) and "
         "quantities.  Every model version is published: filter on model_id, or latest=true for "
-        "each project's newest parsed version.  The feature id is model_id:GlobalId."
+        "each project's newest parsed version.  The feature id is model_id:GlobalId." + _STATUS_NOTE
     ),
     table="sitewatch.bim_element_feature",
     id_sql="t.id",
     geometry_sql="t.footprint",
     geometry_type="MultiPolygon",
+    status="element",
     keywords=("BIM", "IFC", "building elements", "构件"),
     default_sort=("model_id", "global_id"),
     properties=(
@@ -226,6 +259,7 @@ BIM_ELEMENTS = Collection(
         _p("area", "number", "Area (m²; plan area when from geometry)", "面积（平方米）"),
         _p("quantity_source", "string", "Where the quantities come from", "工程量来源",
            enum=("qto", "base_quantities", "geometry")),
+        *STATUS_PROPERTIES,
     ),
 )
 COLLECTIONS[BIM_ELEMENTS.id] = BIM_ELEMENTS

@@ -44,6 +44,7 @@ class ItemsQuery:
     properties: tuple[str, ...] | None = None               # None: all
     skip_geometry: bool = False
     equals: tuple[tuple[str, str], ...] = field(default=())  # property=value parameters
+    status_date: date | None = None                          # 4D status collections; None: today
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,28 @@ def parse_datetime(text: str) -> tuple[datetime | None, datetime | None]:
     return _instant(text, end=False), _instant(text, end=True)
 
 
+def parse_datetime_for(collection: Collection, text: str | None) -> dict[str, Any]:
+    """``interval`` and ``status_date`` of an items request from its ``datetime`` parameter.
+
+    For a collection with a 4D status one date or instant is the status date and filters nothing;
+    an interval filters (where the collection has a time extent) and sets the status date to its
+    end.  Elsewhere ``datetime`` only filters.
+    """
+    if text is None:
+        return {}
+    interval = parse_datetime(text)
+    if collection.status is None:
+        return {"interval": interval}
+    end = interval[1]
+    status_date = end.astimezone(LOCAL_TZ).date() if end is not None else None
+    if "/" not in text:
+        return {"status_date": status_date}
+    if collection.temporal is None:
+        raise InvalidQuery(f"{collection.id}: datetime is the status date here, give one date or "
+                           "instant", parameter="datetime")
+    return {"interval": interval, "status_date": status_date}
+
+
 def parse_sortby(text: str, collection: Collection) -> tuple[tuple[str, bool], ...]:
     keys = []
     for raw in text.split(","):
@@ -112,7 +135,7 @@ def parse_sortby(text: str, collection: Collection) -> tuple[tuple[str, bool], .
             name, _, order = name.rpartition(" ")
             descending = order.lower() == "desc"
         prop = collection.property(name)
-        if prop is None or prop.type == "array":
+        if prop is None or prop.type == "array" or prop.computed:
             raise InvalidQuery(f"cannot sort by {name!r}", parameter="sortby")
         keys.append((name, descending))
     return tuple(keys)
@@ -232,19 +255,65 @@ def _order_sql(collection: Collection, q: ItemsQuery) -> sql.Composable:
     return sql.SQL(", ").join(keys)
 
 
+_STATUS_JOIN = """
+    LEFT JOIN unnest(%(st_key)s::text[], %(st_planned)s::float8[], %(st_reported)s::float8[],
+                     %(st_status)s::text[], %(st_colour)s::text[])
+        AS s(key, planned_percent, reported_percent, status, colour) ON s.key = {id}
+"""
+
+
 def items_sql(collection: Collection, q: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
     """The page query: one row of (features text, number returned)."""
     params: dict[str, Any] = {"limit": q.limit, "offset": q.offset}
     where = where_sql(collection, q, params)
     feature = feature_sql(collection, crs=q.crs, properties=q.properties,
                           skip_geometry=q.skip_geometry)
-    query = sql.SQL(
-        "SELECT coalesce(string_agg({feature}, ','), ''), count(*)::int FROM ("
-        "SELECT * FROM {table} t WHERE {where} ORDER BY {order} "
-        "LIMIT %(limit)s OFFSET %(offset)s) t"
-    ).format(feature=feature, table=sql.SQL(collection.table), where=where,
-             order=_order_sql(collection, q))
+    parts = {"feature": feature, "table": sql.SQL(collection.table), "where": where,
+             "order": _order_sql(collection, q)}
+    if collection.status is None:
+        query = sql.SQL(
+            "SELECT coalesce(string_agg({feature}, ','), ''), count(*)::int FROM ("
+            "SELECT * FROM {table} t WHERE {where} ORDER BY {order} "
+            "LIMIT %(limit)s OFFSET %(offset)s) t").format(**parts)
+    else:
+        # The status rows are joined to the page, so the page keeps its order by number.
+        query = sql.SQL(
+            "SELECT coalesce(string_agg({feature}, ',' ORDER BY t.sw_row), ''), count(*)::int "
+            "FROM (SELECT t.*, row_number() OVER (ORDER BY {order}) AS sw_row FROM {table} t "
+            "WHERE {where} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) t " + _STATUS_JOIN
+        ).format(id=sql.SQL(collection.id_sql), **parts)
     return query, params
+
+
+def _status_params(conn: psycopg.Connection, collection: Collection, models: list[int],
+                   status_date: date | None) -> dict[str, Any]:
+    """The bound arrays of ``_STATUS_JOIN``: 4D status of the items of ``models``."""
+    from bim.progress.status_at import status_at  # bim builds on spatial, not the reverse
+
+    day = status_date or datetime.now(LOCAL_TZ).date()
+    rows = status_at(conn, models, day, kind=collection.status) if models else {}  # type: ignore[arg-type]
+    keys = list(rows)
+    return {"st_date": day, "st_key": keys,
+            "st_planned": [rows[k][0] for k in keys], "st_reported": [rows[k][1] for k in keys],
+            "st_status": [rows[k][2] for k in keys], "st_colour": [rows[k][3] for k in keys]}
+
+
+def _page_models(conn: psycopg.Connection, collection: Collection, q: ItemsQuery) -> list[int]:
+    """The models whose items are on the page (the status is computed for those only)."""
+    params: dict[str, Any] = {"limit": q.limit, "offset": q.offset}
+    query = sql.SQL(
+        "SELECT DISTINCT model_id FROM (SELECT t.model_id FROM {table} t WHERE {where} "
+        "ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) p"
+    ).format(table=sql.SQL(collection.table), where=where_sql(collection, q, params),
+             order=_order_sql(collection, q))
+    return [r[0] for r in conn.execute(query, params).fetchall()]
+
+
+def _wants_status(collection: Collection, properties: tuple[str, ...] | None) -> bool:
+    if collection.status is None:
+        return False
+    return properties is None or any(collection.property(n).computed  # type: ignore[union-attr]
+                                     for n in properties)
 
 
 def count_sql(collection: Collection, q: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
@@ -258,6 +327,10 @@ def query_items(conn: psycopg.Connection, collection: Collection, q: ItemsQuery)
     """Run an items query; ``numberMatched`` costs a count only when the page is full."""
     query, params = items_sql(collection, q)
     try:
+        if collection.status is not None:
+            models = _page_models(conn, collection, q) if _wants_status(collection, q.properties) \
+                else []
+            params.update(_status_params(conn, collection, models, q.status_date))
         features, returned = conn.execute(query, params, prepare=True).fetchone()  # type: ignore[misc]
         if returned < q.limit and (returned > 0 or q.offset == 0):
             matched = q.offset + returned
@@ -273,13 +346,23 @@ def query_items(conn: psycopg.Connection, collection: Collection, q: ItemsQuery)
 
 
 def get_item(conn: psycopg.Connection, collection: Collection, feature_id: str, *,
-             crs: Crs = _CRS84) -> str | None:
+             crs: Crs = _CRS84, status_date: date | None = None) -> str | None:
     """One feature's GeoJSON text, or None."""
-    query = sql.SQL("SELECT {} FROM {} t WHERE {} = %(fid)s").format(
-        feature_sql(collection, crs=crs, properties=None, skip_geometry=False),
-        sql.SQL(collection.table), sql.SQL(collection.id_sql))
+    feature = feature_sql(collection, crs=crs, properties=None, skip_geometry=False)
+    params: dict[str, Any] = {"fid": feature_id}
+    if collection.status is None:
+        query = sql.SQL("SELECT {} FROM {} t WHERE {} = %(fid)s").format(
+            feature, sql.SQL(collection.table), sql.SQL(collection.id_sql))
+    else:
+        query = sql.SQL("SELECT {feature} FROM (SELECT * FROM {table} t WHERE {id} = %(fid)s) t "
+                        + _STATUS_JOIN).format(feature=feature, table=sql.SQL(collection.table),
+                                                id=sql.SQL(collection.id_sql))
     try:
-        row = conn.execute(query, {"fid": feature_id}, prepare=True).fetchone()
+        if collection.status is not None:
+            row = conn.execute(sql.SQL("SELECT model_id FROM {} t WHERE {} = %(fid)s").format(
+                sql.SQL(collection.table), sql.SQL(collection.id_sql)), params).fetchone()
+            params.update(_status_params(conn, collection, [row[0]] if row else [], status_date))
+        row = conn.execute(query, params, prepare=True).fetchone()
     except psycopg.DataError:  # an id that cannot be of the id column's type: no such feature
         conn.rollback()
         return None

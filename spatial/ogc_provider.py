@@ -74,7 +74,7 @@ class SiteWatchProvider(BaseProvider):
                 bbox=tuple(bbox[:2] + bbox[-2:]) if bbox else None,
                 bbox_crs=parse_crs(STORAGE_CRS),
                 crs=parse_crs(getattr(crs_transform_spec, "target_crs_uri", None)),
-                interval=features.parse_datetime(datetime_) if datetime_ else None,
+                **features.parse_datetime_for(self.collection, datetime_),
                 filter=filterq,
                 sortby=tuple((s["property"], s["order"] == "-") for s in sortby or ()),
                 properties=tuple(select_properties) if select_properties else None,

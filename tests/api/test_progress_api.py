@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from spatial import db, tokens
-from tests.bim.progress.conftest import build_project
+from tests.bim.progress.conftest import build_project, gid
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +202,42 @@ def test_deviation_html(papp, project, headers):
     assert page.count("#e53935") >= 2              # B and S1 behind (plus the legend)
     assert "EV(t)" in page and page.count("<polyline") == 2     # planned and earned curves
     assert "Late elements" in page
+
+
+def test_bim_elements_carry_their_status_at_a_date(papp, project, headers):
+    client = papp.test_client()
+    client.post(f"/api/v1/projects/{project['code']}/progress", headers=headers["party"], json={
+        "reports": [{"client_id": "e1", "status": "done", "elements": [gid("E1")],
+                     "reported_at": "2026-03-27T10:00:00+08:00"},
+                    {"client_id": "e2", "status": "done", "elements": [gid("E2")],
+                     "reported_at": "2026-03-20T10:00:00+08:00"}]})
+
+    def statuses(day: str) -> dict[str, dict]:
+        body = client.get("/ogc/collections/bim-elements/items", query_string={
+            "f": "json", "model_id": project["model_id"], "datetime": day, "limit": 10}).get_json()
+        return {f["properties"]["global_id"]: f["properties"] for f in body["features"]}
+
+    # Task C (03-06 → 03-26) builds E1..E4.  At the end of 03-28: E2 done in time, E1 a day late,
+    # E3 and E4 never reported and overdue.
+    late = statuses("2026-03-28")
+    assert {g: p["status"] for g, p in late.items()} == {
+        gid("E1"): "done_late", gid("E2"): "done", gid("E3"): "late_finish",
+        gid("E4"): "late_finish"}
+    assert late[gid("E1")]["status_colour"] == "#6a1b9a"
+    assert late[gid("E3")]["planned_percent"] == 100 and late[gid("E3")]["reported_percent"] == 0
+    # At the end of 03-15 (PV_C = 10/20): E2 not yet done, nothing earned: late_start.
+    mid = statuses("2026-03-15")
+    assert {p["status"] for p in mid.values()} == {"late_start"}
+    assert all(p["planned_percent"] == pytest.approx(50) for p in mid.values())
+    # A new report is seen at once (the status cache keys on the reports).
+    client.post(f"/api/v1/projects/{project['code']}/progress", headers=headers["party"], json={
+        "reports": [{"client_id": "e3", "status": "done", "elements": [gid("E3")],
+                     "reported_at": "2026-03-15T10:00:00+08:00"}]})
+    assert statuses("2026-03-15")[gid("E3")]["status"] == "done"
+    # The same through the item URL, and the deviation report agrees on the late count.
+    item = client.get(f"/ogc/collections/bim-elements/items/{project['model_id']}:{gid('E4')}",
+                      query_string={"f": "json", "datetime": "2026-03-28"}).get_json()
+    assert item["properties"]["status"] == "late_finish"
+    report = client.get(f"/api/v1/projects/{project['code']}/deviation?date=2026-03-28").get_json()
+    c = next(t for t in report["tasks"] if t["task_id"] == "C")
+    assert c["late_element_count"] == 2                      # E1 (late) and E4 (overdue)

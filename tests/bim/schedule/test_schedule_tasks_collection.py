@@ -109,11 +109,43 @@ def test_datetime_filter_on_planned_dates(client, tasks_model):
         body = _items(client, model_id=tasks_model["model_id"], limit=100, **params)
         return sorted(f["properties"]["task_id"] for f in body["features"])
 
-    assert ids(datetime="2024-03-07") == ["S", "T2"]                 # S spans 03-04 … 03-08
+    # An interval selects the tasks whose planned period meets it.
+    assert ids(datetime="2024-03-07/2024-03-07") == ["S", "T2"]      # S spans 03-04 … 03-08
     assert ids(datetime="2024-03-05/2024-03-06") == ["S", "T1"]
-    assert ids(datetime="2024-03-08T16:00:00+08:00") == ["S", "T2"]
+    assert ids(datetime="2024-03-08T16:00:00+08:00/2024-03-08T16:30:00+08:00") == ["S", "T2"]
     assert ids(datetime="2024-03-09/..") == ["M"]
     assert ids(datetime="../2024-03-03") == []
+
+
+def test_datetime_instant_is_the_status_date(client, tasks_model):
+    body = _items(client, model_id=tasks_model["model_id"], limit=100, datetime="2024-03-07")
+    props = {f["properties"]["task_id"]: f["properties"] for f in body["features"]}
+    assert sorted(props) == ["M", "S", "T1", "T2"]                   # one date filters nothing
+    # Nothing reported.  At the end of 03-07: T1 (due 03-06 17:00) is overdue, T2 began that
+    # morning with nothing earned, M is due 03-20; S rolls up T1 and T2.
+    assert {k: p["status"] for k, p in props.items()} == {
+        "T1": "late_finish", "T2": "late_start", "M": "not_started", "S": "late_start"}
+    assert props["T1"]["planned_percent"] == 100 and props["T1"]["reported_percent"] == 0
+    assert props["T1"]["status_colour"] == "#b71c1c" and props["M"]["status_colour"] == "#9e9e9e"
+    assert {p["status_date"] for p in props.values()} == {"2024-03-07"}
+    # T2 runs 08:00 03-07 → 17:00 03-08 (33 h): at 00:00 03-08, 16 of 33 hours have passed.
+    assert props["T2"]["planned_percent"] == pytest.approx(100 * 16 / 33)
+    # Earlier, everything lies ahead; the single item and the HTML page take the date too.
+    early = _items(client, model_id=tasks_model["model_id"], limit=100, datetime="2024-03-01")
+    assert {f["properties"]["status"] for f in early["features"]} == {"not_started"}
+    fid = tasks_model["tasks"]["T1"]
+    one = client.get(f"/ogc/collections/schedule-tasks/items/{fid}?f=json&datetime=2024-03-05")
+    assert one.get_json()["properties"]["status"] == "late_start"
+    assert client.get(f"/ogc/collections/schedule-tasks/items/{fid}?f=html&datetime=2024-03-05"
+                      ).status_code == 200
+    # Only the computed columns asked for; sorting or filtering on them is refused.
+    only = _items(client, model_id=tasks_model["model_id"], properties="task_id,status",
+                  datetime="2024-03-07", sortby="task_id")
+    assert [list(f["properties"]) for f in only["features"]][0] == ["task_id", "status"]
+    assert client.get("/ogc/collections/schedule-tasks/items?f=json&sortby=status").status_code \
+        == 400
+    assert client.get("/ogc/collections/schedule-tasks/items?f=json&filter=status%3D'done'"
+                      ).status_code == 400
 
 
 def test_filters_sort_bbox_and_crs(client, tasks_model):
