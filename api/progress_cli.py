@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Callable
@@ -26,7 +27,9 @@ def register(main: click.Group, settings_fn: Callable[[], Settings], connect: Ca
     @progress_group.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--project", "project_code", required=True, help="Project code.")
-    def progress_import(file: Path, project_code: str) -> None:
+    @click.option("--tz", "tz_name", default="Asia/Shanghai", show_default=True,
+                  help="Time zone of an MS Project file's local dates (as for schedule import).")
+    def progress_import(file: Path, project_code: str, tz_name: str) -> None:
         """Record actuals from FILE, whose kind is told by its content (docs/progress.md):
 
         \b
@@ -43,7 +46,12 @@ def register(main: click.Group, settings_fn: Callable[[], Settings], connect: Ca
             from bim.progress.read_actuals_msproject import read_actuals_msproject
 
             try:
-                reports = read_actuals_msproject(file)
+                tz = ZoneInfo(tz_name)
+            except (KeyError, ValueError) as exc:
+                raise click.BadParameter(f"unknown time zone {tz_name!r}",
+                                         param_hint="--tz") from exc
+            try:
+                reports = read_actuals_msproject(file, tz=tz)
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from exc
         elif kind == "csv":
@@ -59,7 +67,7 @@ def register(main: click.Group, settings_fn: Callable[[], Settings], connect: Ca
                         reports = read_eventlog(conn, project_code, file)
                     except ValueError as exc:
                         raise click.UsageError(str(exc)) from exc
-                result = record_reports(conn, project_code, reports)
+                result = record_reports(conn, project_code, reports, max_batch=None)  # all or nothing
             except ValidationFailed as exc:
                 click.echo(f"rejected, nothing imported: {exc}", err=True)
                 for err in exc.errors:
@@ -134,10 +142,11 @@ def _file_kind(file: Path) -> str:
         head = handle.read(65536)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<"):
-        parser = ET.XMLPullParser(events=("start",))
+        root: ET.Element | None = None
         try:
-            parser.feed(text)
-            root = next((elem for _, elem in parser.read_events()), None)
+            _, root = next(ET.iterparse(io.BytesIO(text), events=("start",)))
+        except StopIteration:
+            pass
         except ET.ParseError as exc:
             raise click.UsageError(f"{file}: not a well-formed XML file ({exc})") from exc
         if root is None or root.tag.rsplit("}", 1)[-1] != "Project":

@@ -185,19 +185,20 @@ def _validate(reports: list, tasks: dict[str, int],
 
 
 def record_reports(conn: psycopg.Connection, project_code: str, reports: list[dict], *,
-                   token_id: int | None = None) -> dict:
+                   token_id: int | None = None, max_batch: int | None = MAX_BATCH) -> dict:
     """Validate and store ``reports`` for the project; return accepted and duplicate client_ids.
 
-    Raises ``ValidationFailed`` (nothing written) when any row is wrong, ``NotFound`` for an
-    unknown project.  Runs in one transaction (committed at the end when the caller had none
-    open; a savepoint inside the caller's transaction otherwise).
+    Raises ``ValidationFailed`` (nothing written) when any row is wrong or there are more than
+    ``max_batch`` (None: no limit, for a local file import), ``NotFound`` for an unknown project.
+    Runs in one transaction (committed at the end when the caller had none open; a savepoint
+    inside the caller's transaction otherwise).
     """
     if not isinstance(reports, list):
         raise ValidationFailed("reports must be a list", [{"row": None, "field": "reports",
                                                             "reason": "must be a list"}])
-    if len(reports) > MAX_BATCH:
-        raise ValidationFailed(f"at most {MAX_BATCH} reports per batch", [
-            {"row": None, "field": "reports", "reason": f"{len(reports)} > {MAX_BATCH}"}])
+    if max_batch is not None and len(reports) > max_batch:
+        raise ValidationFailed(f"at most {max_batch} reports per batch", [
+            {"row": None, "field": "reports", "reason": f"{len(reports)} > {max_batch}"}])
     with conn.transaction():
         pid = project_id(conn, project_code)
         tasks, elements = _lookups(conn, pid)
