@@ -20,6 +20,8 @@ from api.openapi_components import COMPONENTS, local_ref
 from api.settings import AppSettings
 from spatial.collections import COLLECTIONS
 from spatial.crs import CRS84, STORAGE_CRS, supported_uris
+from tiles import tms
+from tiles.vector import MVT
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +171,126 @@ def _tune_parameters(doc: dict, settings: AppSettings) -> None:
         get["parameters"] = kept
 
 
+# -- OGC API Tiles: api/tiles.py serves these for every collection and tile matrix set -------------
+
+_ERRORS = {"400": {"$ref": "#/components/responses/InvalidParameter"},
+           "404": {"$ref": "#/components/responses/NotFound"},
+           "500": {"$ref": "#/components/responses/ServerError"}}
+
+
+def _f(formats: tuple[str, ...]) -> dict:
+    return {"name": "f", "in": "query", "required": False, "style": "form", "explode": False,
+            "description": "The optional f parameter: the only format offered here.",
+            "schema": {"type": "string", "enum": list(formats), "default": formats[0]}}
+
+
+def _tile_components() -> dict:
+    """Parameters, headers and responses of the tile endpoints, from the tile matrix sets."""
+    sets = [tms.get(t) for t in tms.SUPPORTED]
+    low, high = min(t.minzoom for t in sets), max(t.maxzoom for t in sets)
+    rows = max(t.matrix(t.maxzoom).matrixHeight for t in sets)
+    cols = max(t.matrix(t.maxzoom).matrixWidth for t in sets)
+
+    def path_int(name: str, description: str, minimum: int, maximum: int) -> dict:
+        return {"name": name, "in": "path", "required": True, "description": description,
+                "schema": {"type": "integer", "minimum": minimum, "maximum": maximum}}
+
+    headers = {
+        "ETag": {"description": "Weak validator of the tile; send it back in If-None-Match.",
+                 "schema": {"type": "string"}},
+        "Cache-Control": {"description": "no-cache (revalidate every time) or public, max-age=N.",
+                          "schema": {"type": "string"}},
+    }
+    cached = {name: {"$ref": f"#/components/headers/{name}"} for name in headers}
+
+    def json_response(description: str, schema: str) -> dict:
+        return {"description": description,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+    return {
+        "parameters": {
+            "tileMatrixSetId": {
+                "name": "tileMatrixSetId", "in": "path", "required": True,
+                "description": "Identifier of a tile matrix set (see /tileMatrixSets).",
+                "schema": {"type": "string", "enum": list(tms.SUPPORTED)}},
+            "tileMatrix": path_int("tileMatrix", "Tile matrix (zoom level) of the tile matrix set.",
+                                   low, high),
+            "tileRow": path_int("tileRow", "Row of the tile in its tile matrix (from the top); "
+                                "below that matrix's matrixHeight.", 0, rows - 1),
+            "tileCol": path_int("tileCol", "Column of the tile in its tile matrix (from the "
+                                "left); below that matrix's matrixWidth.", 0, cols - 1),
+            "ifNoneMatch": {"name": "If-None-Match", "in": "header", "required": False,
+                            "description": "ETag of a copy the client holds: 304 while it is current.",
+                            "schema": {"type": "string"}},
+            "f-json": _f(("json",)),
+            "f-mvt": _f(("mvt",)),
+        },
+        "headers": headers,
+        "responses": {
+            "TileSets": json_response("The tilesets of the collection, one per tile matrix set.",
+                                      "tileSetsList"),
+            "TileSet": json_response("Tileset metadata: layer, fields, tile matrix set, links.",
+                                     "tileSet"),
+            "TileMatrixSets": json_response("The tile matrix sets offered.", "tileMatrixSetsList"),
+            "TileMatrixSet": json_response("The definition of a tile matrix set (OGC TMS 2.0).",
+                                           "tileMatrixSet"),
+            "VectorTile": {"description": "A Mapbox vector tile, one layer named after the collection.",
+                           "headers": cached,
+                           "content": {MVT: {"schema": {"type": "string", "format": "binary"}}}},
+            "EmptyTile": {"description": "The tile holds no feature (no body).", "headers": cached},
+            "NotModified": {"description": "The copy named by If-None-Match is current (no body).",
+                            "headers": cached},
+        },
+    }
+
+
+def _tile_paths(doc: dict) -> None:
+    """The tile endpoints of every collection and the tile matrix sets, with their components."""
+    for section, entries in _tile_components().items():
+        doc["components"].setdefault(section, {}).update(entries)
+    params = {name: {"$ref": f"#/components/parameters/{name}"} for name in (
+        "tileMatrixSetId", "tileMatrix", "tileRow", "tileCol", "ifNoneMatch", "f-json", "f-mvt")}
+    paths = doc.setdefault("paths", {})
+    for cid, coll in COLLECTIONS.items():
+        base = f"/collections/{cid}/tiles"
+        op = f"{cid.title().replace('-', '')}Collection.vector"
+        paths[base] = {"get": {
+            "summary": f"The tilesets of {coll.title}",
+            "description": f"One tileset per tile matrix set, each linking to its metadata, its "
+                           f"tile matrix set and its tile URI template ({coll.title_zh}).",
+            "tags": [cid], "operationId": f"get{op}.getTileSetsList",
+            "parameters": [params["f-json"]],
+            "responses": {"200": {"$ref": "#/components/responses/TileSets"}, **_ERRORS}}}
+        paths[f"{base}/{{tileMatrixSetId}}"] = {"get": {
+            "summary": f"Tileset metadata of {coll.title}",
+            "description": f"The vector layer {cid!r}: its fields, zoom range, extent and tile "
+                           "URI template.",
+            "tags": [cid], "operationId": f"get{op}.getTileSet",
+            "parameters": [params["tileMatrixSetId"], params["f-json"]],
+            "responses": {"200": {"$ref": "#/components/responses/TileSet"}, **_ERRORS}}}
+        paths[f"{base}/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"] = {"get": {
+            "summary": f"A vector tile of {coll.title}",
+            "description": f"Mapbox vector tile with one layer named {cid!r}, simplified by zoom; "
+                           "204 when the tile holds no feature.  Every answer carries an ETag: "
+                           "send it back in If-None-Match for a 304 while nothing changed.",
+            "tags": [cid], "operationId": f"get{op}.getTile",
+            "parameters": [params[n] for n in ("tileMatrixSetId", "tileMatrix", "tileRow",
+                                               "tileCol", "f-mvt", "ifNoneMatch")],
+            "responses": {"200": {"$ref": "#/components/responses/VectorTile"},
+                          "204": {"$ref": "#/components/responses/EmptyTile"},
+                          "304": {"$ref": "#/components/responses/NotModified"}, **_ERRORS}}}
+    paths["/tileMatrixSets"] = {"get": {
+        "summary": "The tile matrix sets offered", "tags": ["tiles"],
+        "operationId": "getTileMatrixSetsList", "parameters": [params["f-json"]],
+        "responses": {"200": {"$ref": "#/components/responses/TileMatrixSets"},
+                      "400": _ERRORS["400"], "500": _ERRORS["500"]}}}
+    paths["/tileMatrixSets/{tileMatrixSetId}"] = {"get": {
+        "summary": "The definition of a tile matrix set", "tags": ["tiles"],
+        "operationId": "getTileMatrixSet",
+        "parameters": [params["tileMatrixSetId"], params["f-json"]],
+        "responses": {"200": {"$ref": "#/components/responses/TileMatrixSet"}, **_ERRORS}}}
+
+
 def build_openapi(config: dict, settings: AppSettings) -> dict:
     from pygeoapi.openapi import get_oas
 
@@ -182,6 +304,7 @@ def build_openapi(config: dict, settings: AppSettings) -> dict:
     if missing:
         logger.warning("remote OpenAPI references without a local component: %s", sorted(missing))
     _tune_parameters(doc, settings)
+    _tile_paths(doc)
     return doc
 
 

@@ -1,7 +1,10 @@
 """Local OpenAPI components standing in for the remote ones pygeoapi references.
 
-Written from the OGC API Features Part 1/2/3 requirements (schemas simplified to what a client
-needs to validate our responses).  ``local_ref`` maps a remote ``$ref`` to its local name.
+Written from the OGC API Features Part 1/2/3 and OGC API Tiles Part 1 requirements (schemas
+simplified to what a client needs to validate our responses).  ``local_ref`` maps a remote
+``$ref`` to its local name.  The tile endpoints' parameters, responses and paths are generated
+from the tile matrix sets and collections in ``api/ogc_config.py``; their documents' schemas are
+here.
 """
 
 from __future__ import annotations
@@ -88,6 +91,90 @@ SCHEMAS = {
         },
     },
 }
+
+
+# OGC API Tiles Part 1 (17-083r4 TMS 2.0 for the tile matrix sets), as tiles/metadata.py writes them.
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_BBOX_2D = {
+    "type": "object", "required": ["lowerLeft", "upperRight"],
+    "properties": {
+        "lowerLeft": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
+        "upperRight": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
+        "crs": {"type": "string"},
+    },
+}
+_TILESET_PROPERTIES = {
+    "title": {"type": "string"},
+    "dataType": {"type": "string", "enum": ["map", "vector", "coverage"]},
+    "crs": {"type": "string"}, "tileMatrixSetURI": {"type": "string"}, "links": _LINKS,
+}
+SCHEMAS.update({
+    "tileSetItem": {"type": "object", "required": ["dataType", "crs", "links"],
+                    "properties": _TILESET_PROPERTIES},
+    "tileSetsList": {
+        "type": "object", "required": ["tilesets"],
+        "properties": {"links": _LINKS, "tilesets": {
+            "type": "array", "items": {"$ref": "#/components/schemas/tileSetItem"}}},
+    },
+    "tileSetLayer": {
+        "type": "object", "required": ["id", "dataType"],
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"},
+            "description": {"type": "string"},
+            "dataType": {"type": "string", "enum": ["map", "vector", "coverage"]},
+            "geometryDimension": {"type": "integer", "minimum": 0, "maximum": 3},
+            "minTileMatrix": {"type": "string"}, "maxTileMatrix": {"type": "string"},
+            "propertiesSchema": {"type": "object"}, "links": _LINKS,
+        },
+    },
+    "tileSet": {
+        "type": "object", "required": ["dataType", "crs", "links"],
+        "properties": {
+            **_TILESET_PROPERTIES,
+            "description": {"type": "string"}, "keywords": _STRINGS,
+            "layers": {"type": "array", "items": {"$ref": "#/components/schemas/tileSetLayer"}},
+            "boundingBox": _BBOX_2D,
+            "tileMatrixSetLimits": {"type": "array", "items": {
+                "type": "object",
+                "required": ["tileMatrix", "minTileRow", "maxTileRow", "minTileCol", "maxTileCol"],
+                "properties": {"tileMatrix": {"type": "string"},
+                               "minTileRow": {"type": "integer", "minimum": 0},
+                               "maxTileRow": {"type": "integer", "minimum": 0},
+                               "minTileCol": {"type": "integer", "minimum": 0},
+                               "maxTileCol": {"type": "integer", "minimum": 0}}}},
+        },
+    },
+    "tileMatrixSetsList": {
+        "type": "object", "required": ["tileMatrixSets"],
+        "properties": {"links": _LINKS, "tileMatrixSets": {"type": "array", "items": {
+            "type": "object", "required": ["links"],
+            "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                           "uri": {"type": "string"}, "crs": {"type": "string"},
+                           "links": _LINKS}}}},
+    },
+    "tileMatrixSet": {
+        "type": "object", "required": ["crs", "tileMatrices"],
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "uri": {"type": "string"},
+            "crs": {"type": "string"}, "orderedAxes": _STRINGS,
+            "wellKnownScaleSet": {"type": "string"},
+            "tileMatrices": {"type": "array", "items": {
+                "type": "object",
+                "required": ["id", "scaleDenominator", "cellSize", "pointOfOrigin", "tileWidth",
+                             "tileHeight", "matrixWidth", "matrixHeight"],
+                "properties": {
+                    "id": {"type": "string"}, "scaleDenominator": {"type": "number"},
+                    "cellSize": {"type": "number"},
+                    "cornerOfOrigin": {"type": "string", "enum": ["topLeft", "bottomLeft"]},
+                    "pointOfOrigin": {"type": "array", "minItems": 2, "maxItems": 2,
+                                      "items": {"type": "number"}},
+                    "tileWidth": {"type": "integer", "minimum": 1},
+                    "tileHeight": {"type": "integer", "minimum": 1},
+                    "matrixWidth": {"type": "integer", "minimum": 1},
+                    "matrixHeight": {"type": "integer", "minimum": 1}}}},
+        },
+    },
+})
 
 
 def _response(description: str, schema: str, media: str = _JSON) -> dict:

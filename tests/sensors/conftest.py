@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,6 +14,7 @@ from psycopg.types.json import Jsonb
 from sensors.broker import Mosquitto
 from spatial import db, sample_city
 from tests.conftest import fresh_database
+from tests.mqtt_support import WorkerProcess
 
 SITEWATCH = Path(sys.executable).parent / "sitewatch"
 LOCAL = timezone(timedelta(hours=8))
@@ -74,61 +71,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory):
     folder.chmod(0o755)
     with Mosquitto(folder) as mq:
         yield mq
-
-
-class WorkerProcess:
-    """``sitewatch ingest mqtt`` as a user runs it, in its own process group."""
-
-    def __init__(self, database_url: str, mqtt_url: str, data: Path, client_id: str,
-                 fast_io: bool = True) -> None:
-        self.fast_io = fast_io
-        self.database_url = database_url
-        self.mqtt_url = mqtt_url
-        self.data = data
-        self.client_id = client_id
-        self.log = data / "ingest.log"
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self, timeout: float = 60.0) -> WorkerProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SITEWATCH_")}
-        env.update(SITEWATCH_DATABASE_URL=self.database_url, SITEWATCH_DATA=str(self.data),
-                   SITEWATCH_NOTIFY_POLL_S="0.2",
-                   SITEWATCH_MQTT_FAST_IO="true" if self.fast_io else "false")
-        self.starts += 1
-        mark = f"subscribed to sitewatch/+/+ on {self.mqtt_url}"
-        seen = self.log.read_text().count(mark) if self.log.exists() else 0
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [str(SITEWATCH), "ingest", "mqtt", "--url", self.mqtt_url,
-                 "--client-id", self.client_id], env=env, cwd=self.data, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ingest worker exited:\n{self.tail()}")
-            if self.log.exists() and self.log.read_text().count(mark) > seen:
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"ingest worker did not subscribe:\n{self.tail()}")
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) \
-            if self.log.exists() else "(no log)"
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
 
 
 @pytest.fixture

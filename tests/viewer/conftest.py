@@ -24,6 +24,7 @@ from api.settings import AppSettings, Settings
 from spatial import db, sample_city
 from spatial.settings import DatabaseSettings
 from tests.conftest import fresh_database
+from tests.mqtt_support import WorkerProcess, mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "viewer"
@@ -127,6 +128,23 @@ def viewer_server(viewer_app):
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
+
+
+@pytest.fixture
+def mqtt_broker(tmp_path_factory: pytest.TempPathFactory):
+    """A Mosquitto of the test's own (skips with the install hint when it is absent)."""
+    with mosquitto(tmp_path_factory.mktemp("mosquitto")) as mq:
+        yield mq
+
+
+@pytest.fixture
+def ingest_worker(mqtt_broker, viewer_db: str, tmp_path: Path):
+    """``sitewatch ingest mqtt`` on the test broker, committing to the viewer database."""
+    worker = WorkerProcess(viewer_db, mqtt_broker.url, tmp_path, "sitewatch-ingest-viewer-test")
+    try:
+        yield worker.start()
+    finally:
+        worker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Make a sensor and publish a reading to it the way a gateway does (HTTP ingest), for the live
+"""Make a sensor and publish a reading to it the way a gateway does (MQTT, QoS 1), for the live
 refresh test.  Kept apart so that the map tests do not depend on the sensor package's internals.
 """
 
@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import random
-import urllib.error
-import urllib.request
-from datetime import datetime, timezone
+import threading
+from datetime import datetime, timedelta, timezone
 
+import paho.mqtt.client as mqtt
 import pytest
+
+from sensors.broker import parse_url
 
 
 def pick_sensor(conn) -> dict:
@@ -33,23 +35,22 @@ def pick_sensor(conn) -> dict:
     return dict(zip(("code", "project_code", "lon", "lat"), row))
 
 
-def publish(conn, base_url: str, sensor: dict) -> float:
-    """POST one reading to /api/v1/readings with a gateway token; the value sent."""
-    from spatial import tokens
-
-    with conn.transaction():
-        token = tokens.create(conn, role="gateway", scope=None, label="viewer test")
+def publish(mqtt_url: str, sensor: dict, timeout: float = 30.0) -> float:
+    """Publish one reading at QoS 1 to ``sitewatch/{project}/{sensor}`` and wait for the broker's
+    PUBACK; the value sent."""
     value = round(random.uniform(40, 60), 2)
-    body = {"readings": [{"project_code": sensor["project_code"], "sensor_code": sensor["code"],
-                          "ts": datetime.now(timezone.utc).isoformat(), "value": value}]}
-    req = urllib.request.Request(base_url + "/api/v1/readings", data=json.dumps(body).encode(),
-                                 method="POST", headers={"Content-Type": "application/json",
-                                                         "Authorization": f"Bearer {token}"})
+    stamp = datetime.now(timezone(timedelta(hours=8))).isoformat()   # ISO 8601 with its offset
+    topic = f"sitewatch/{sensor['project_code']}/{sensor['code']}"
+    host, port = parse_url(mqtt_url)
+    acked = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sitewatch-viewer-test-gateway")
+    client.on_publish = lambda c, u, mid, rc, props: acked.set()
+    client.connect(host, port)
+    client.loop_start()
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            r.read()
-    except urllib.error.HTTPError as exc:
-        if exc.code in (404, 405):
-            pytest.skip("HTTP ingest /api/v1/readings is not served yet (issue 6)")
-        raise AssertionError(f"publishing failed: {exc.code} {exc.read()[:300]!r}") from exc
+        client.publish(topic, json.dumps({"ts": stamp, "value": value}), qos=1)
+        assert acked.wait(timeout), f"the broker did not acknowledge the reading on {topic}"
+    finally:
+        client.disconnect()
+        client.loop_stop()
     return value

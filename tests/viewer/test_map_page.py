@@ -146,17 +146,30 @@ def _collections(url: str) -> set[str]:
         return {c["id"] for c in json.load(r)["collections"]}
 
 
-def test_sensor_value_updates_without_reload(page, viewer_server, viewer_conn):
+def test_sensor_value_updates_without_reload(page, viewer_server, viewer_conn, mqtt_broker,
+                                             ingest_worker):
+    """A reading published over MQTT (our own Mosquitto) is committed by the real ingest worker
+    and shows on the open page at its next periodic refresh."""
     if "sensors" not in _collections(viewer_server):
         pytest.skip("the `sensors` OGC collection does not exist yet (issue 6 is being built)")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     from tests.viewer import sensor_feed
 
     sensor = sensor_feed.pick_sensor(viewer_conn)
     open_map(page, viewer_server + "/")
-    value = sensor_feed.publish(viewer_conn, viewer_server, sensor)
-    page.wait_for_function(
-        "([code, v]) => SW.state.sensors.some(s => s.code === code && Math.abs(s.value - v) < 1e-6)",
-        arg=[sensor["code"], value], timeout=30000)
+    value = sensor_feed.publish(mqtt_broker.url, sensor)
+    try:
+        page.wait_for_function(
+            "([code, v]) => SW.state.sensors.some(s => s.code === code && Math.abs(s.value - v) < 1e-6)",
+            arg=[sensor["code"], value], timeout=30000)
+    except PlaywrightTimeout:
+        pytest.fail(f"{value} on {sensor['project_code']}/{sensor['code']} never reached the page; "
+                    f"ingest worker log:\n{ingest_worker.tail()}")
+    assert viewer_conn.execute(      # committed by the worker, the only writer in this test
+        "SELECT count(*) FROM sitewatch.reading r JOIN sitewatch.sensor s ON s.id = r.sensor_id "
+        "JOIN sitewatch.project p ON p.id = s.project_id WHERE p.code = %s AND s.code = %s "
+        "AND r.value = %s", (sensor["project_code"], sensor["code"], value)).fetchone()[0] == 1
     fly(page, sensor["lon"], sensor["lat"], 17)
     screenshot(page, "07-sensors")
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
