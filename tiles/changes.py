@@ -46,7 +46,7 @@ def _relations(plan: dict) -> Iterator[tuple[str, str]]:
 def source_tables(conn: psycopg.Connection, collection: Collection) -> tuple[str, ...]:
     """Schema-qualified base tables that the collection's features read, sorted."""
     exprs = [sql.SQL(collection.geometry_sql), sql.SQL(collection.id_sql)]
-    exprs += [sql.SQL(p.sql) for p in collection.properties]
+    exprs += [sql.SQL(p.sql) for p in collection.properties if not p.computed]
     query = sql.SQL("EXPLAIN (FORMAT JSON, COSTS false, VERBOSE true) SELECT {} FROM {} t").format(
         sql.SQL(", ").join(exprs), sql.SQL(collection.table))
     with conn.transaction():
