@@ -110,6 +110,9 @@ def _load_sample(conn, settings: Settings, *, projects: int, seed: int, models: 
     summary["sensors"] = load_sensors(conn, seed=seed)
     if models:
         summary["models"] = _load_sample_models(conn, settings)
+        from bim.progress.refresh_progress import refresh_all
+
+        summary["progress_refreshed"] = refresh_all(conn)   # PV/EV/SPI/card on the map at once
     summary["rasters"] = _write_sample_rasters(conn, settings)
     return summary
 

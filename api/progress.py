@@ -10,16 +10,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from api.auth import require
 from api.common import json_body, pool
 from api.errors import Forbidden, InvalidParameterValue, InvalidRequest, PayloadTooLarge
 from bim import progress
+from bim.progress.refresher import ProgressRefresher
 from bim.progress.write_csv import write_csv
 from bim.progress.write_html import write_html
 from bim.progress.write_xlsx import write_xlsx
-from spatial import projects
+from bim.settings import ProgressSettings
+from spatial import db, projects
 
 bp = Blueprint("progress", __name__)
 FORMATS = ("json", "html", "csv", "xlsx")
@@ -49,6 +51,9 @@ def post_progress(code: str) -> Response:
     with pool().connection() as conn:
         _check_party(conn, code)
         result = progress.record_reports(conn, code, reports, token_id=g.token.id)
+    refresher = current_app.extensions.get("sitewatch_progress_refresher")
+    if refresher is not None and result["accepted"]:
+        refresher.mark(code)           # the project's PV/EV/SPI/card on the map, within seconds
     return jsonify(result)
 
 
@@ -83,5 +88,17 @@ def deviation(code: str) -> Response:
     return jsonify(result)
 
 
+def _start_refresher(app: Flask) -> None:
+    """This process's progress refresher (gunicorn workers each have their own)."""
+    settings = ProgressSettings()
+    if not settings.refresher or "sitewatch_progress_refresher" in app.extensions:
+        return
+    url = db.resolve_url(app.config["SITEWATCH_SETTINGS"].database, start=False)
+    refresher = ProgressRefresher(url, delay_s=settings.delay_s, daily=settings.daily)
+    app.extensions["sitewatch_progress_refresher"] = refresher
+    refresher.start()
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp, url_prefix="/api/v1")
+    _start_refresher(app)

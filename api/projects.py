@@ -12,7 +12,7 @@ from api.common import json_body as _body
 from api.common import pool as _pool
 from api.errors import Forbidden, InvalidParameterValue
 from spatial import ledger, projects
-from spatial.collections import PROJECTS
+from spatial.collections import PROGRESS_PROPERTIES, PROJECTS
 
 bp = Blueprint("projects", __name__)
 
@@ -105,4 +105,4 @@ def delete_project(code: str) -> Response:
 def fields() -> Response:
     """Field names with their Chinese and English labels (for forms and spreadsheets)."""
     return jsonify([{"name": p.name, "title": p.title, "title_zh": p.title_zh, "type": p.type}
-                    for p in PROJECTS.properties])
+                    for p in PROJECTS.properties if p not in PROGRESS_PROPERTIES])

@@ -8,6 +8,7 @@ the database for it, renders ``viewer/templates/index.html`` and serves ``viewer
 from __future__ import annotations
 
 import mimetypes
+from datetime import date
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
@@ -73,10 +74,17 @@ def _bbox(text: str | None) -> tuple[float, float, float, float]:
 
 @bp.get("/viewer/elements.json")
 def elements() -> Response:
-    """BIM element footprints in a bbox with their planned window (the 4D replay's data)."""
+    """BIM element footprints in a bbox with their planned window (the 4D replay's data) and,
+    with ``date``, their reported 4D status at that date."""
     bbox = _bbox(request.args.get("bbox"))
+    status_date = None
+    if request.args.get("date"):
+        try:
+            status_date = date.fromisoformat(request.args["date"])
+        except ValueError as exc:
+            raise InvalidParameterValue("date must be YYYY-MM-DD") from exc
     with _pool().connection() as conn:
-        body = data.element_features(conn, bbox)
+        body = data.element_features(conn, bbox, status_date=status_date)
     return Response(body, mimetype="application/geo+json")
 
 

@@ -31,3 +31,16 @@ class IngestSettings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return self.max_file_mb * 1024 * 1024
+
+
+class ProgressSettings(BaseSettings):
+    """``SITEWATCH_PROGRESS_*``: the web app's progress refresher (bim.progress.refresher)."""
+
+    model_config = SettingsConfigDict(env_prefix="SITEWATCH_PROGRESS_", extra="ignore")
+
+    # Keep each project's PV/EV/SPI/card snapshot current inside the web app.
+    refresher: bool = True
+    # Also refresh every scheduled project once a day (and at start), running month-end cards.
+    daily: bool = True
+    # Seconds to let a burst of reports gather before a project is refreshed.
+    delay_s: float = Field(default=1.0, ge=0)

@@ -81,15 +81,31 @@ def _p(name: str, type_: str, title: str, zh: str, *, sql: str | None = None, **
     return Property(name=name, sql=sql or f"t.{name}", type=type_, title=title, title_zh=zh, **kw)
 
 
+# Progress of `projects` at the current date (migration 0009's snapshot), not ledger fields.
+PROGRESS_PROPERTIES = (
+    _p("progress_date", "string", "Date of the progress figures", "进度统计日期",
+       format="date"),
+    _p("pv", "number", "Planned value PV (fraction)", "计划完成率 PV"),
+    _p("ev", "number", "Earned value EV (fraction)", "挣得完成率 EV"),
+    _p("sv", "number", "Schedule variance SV = EV − PV", "进度偏差 SV"),
+    _p("spi", "number", "Schedule performance index SPI = EV / PV", "进度绩效指数 SPI"),
+    _p("sv_t", "number", "Time variance SV(t) (days)", "时间偏差 SV(t)（天）"),
+    _p("spi_t", "number", "Time performance index SPI(t)", "时间绩效指数 SPI(t)"),
+    _p("forecast_finish", "string", "Forecast finish", "预测完成时间", format="date-time"),
+    _p("card", "string", "Alert card", "红黄牌", enum=("none", "yellow", "red")),
+)
+
 PROJECTS = Collection(
     id="projects",
     title="Construction projects",
     title_zh="在建工程项目",
     description=(
         "The project ledger (项目台账) of the housing-and-construction bureau: one footprint per "
-        "project with its district, lifecycle stage, parties, investment and dates."
+        "project with its district, lifecycle stage, parties, investment and dates; for projects "
+        "with a BIM schedule, progress at the current date (PV, EV, SV, SPI, SV(t), SPI(t), "
+        "forecast finish) and the alert card (红黄牌), as of progress_date."
     ),
-    table="sitewatch.project",
+    table="sitewatch.project_feature",
     id_sql="t.code",
     geometry_sql="t.footprint",
     geometry_type="MultiPolygon",
@@ -124,6 +140,7 @@ PROJECTS = Collection(
         _p("hazardous_works", "array", "Hazardous works (危大工程)", "危大工程", queryable=False),
         _p("footprint_estimated", "boolean", "Footprint estimated from a point", "轮廓为估算"),
         _p("updated_at", "string", "Last updated", "更新时间", format="date-time"),
+        *PROGRESS_PROPERTIES,
     ),
 )
 

@@ -20,6 +20,10 @@ from psycopg import sql
 from spatial import cluster, db
 from spatial.settings import DatabaseSettings
 
+# The web app's daily progress pass would write month-end card checks into the shared test
+# databases at moments no test controls; tests run refresh_all / the refresher themselves.
+os.environ.setdefault("SITEWATCH_PROGRESS_DAILY", "0")
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 if os.environ.get("SITEWATCH_SHARED"):
     SHARED = Path(os.environ["SITEWATCH_SHARED"])

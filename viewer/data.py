@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 
 import psycopg
 
@@ -81,6 +82,9 @@ WITH latest AS (            -- the newest parsed model of each project
     FROM sitewatch.task_element te JOIN sitewatch.task t ON t.id = te.task_id
     WHERE te.relation = 'output' AND te.element_id IN (SELECT id FROM el)
     GROUP BY te.element_id
+), st AS (                  -- 4D status at the status date (bim.progress.status_at), if asked
+    SELECT * FROM unnest(%(st_key)s::text[], %(st_status)s::text[], %(st_colour)s::text[])
+        AS s(key, status, colour)
 )
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(
     json_build_object(
@@ -92,25 +96,45 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
             'storey', el.storey, 'name', el.name, 'project_code', el.project_code,
             'bottom_elevation', el.bottom_elevation, 'top_elevation', el.top_elevation,
             'planned_start', to_char(pl.planned_start AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
-            'planned_finish', to_char(pl.planned_finish AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')
+            'planned_finish', to_char(pl.planned_finish AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
+            'status', st.status, 'colour', st.colour,
+            'status_date', CASE WHEN st.status IS NOT NULL THEN %(st_date)s END
         ))), '[]'::json))
 FROM el LEFT JOIN planned pl ON pl.element_id = el.id
+LEFT JOIN st ON st.key = el.model_id || ':' || el.global_id
+"""
+_MODELS_IN_BBOX = """
+    SELECT DISTINCT ON (m.project_id) m.id
+    FROM sitewatch.bim_model m JOIN sitewatch.project p ON p.id = m.project_id
+    WHERE m.status = 'done'
+      AND p.footprint && ST_Expand(ST_MakeEnvelope(%(xmin)s, %(ymin)s, %(xmax)s, %(ymax)s, 4490), 0.01)
+    ORDER BY m.project_id, m.version DESC
 """
 
 
 def element_features(conn: psycopg.Connection, bbox: tuple[float, float, float, float], *,
-                     limit: int = MAX_ELEMENTS) -> str:
+                     limit: int = MAX_ELEMENTS, status_date: date | None = None) -> str:
     """Elements of the newest model of each project inside ``bbox`` (lon/lat), as GeoJSON text.
 
     Each feature carries the planned window of the tasks it is an output of (earliest planned
     start, latest planned finish, as local dates), so the page can replay the schedule at any
-    date without another request.  Elements no task builds have null dates.
+    date without another request.  Elements no task builds have null dates.  With
+    ``status_date``, elements with a 4D status at that date (reported progress, the rules of
+    docs/progress.md) carry ``status``, ``colour`` and ``status_date`` too.
     """
     if not _table_exists(conn, "sitewatch.bim_element"):
         return '{"type": "FeatureCollection", "features": []}'
     xmin, ymin, xmax, ymax = bbox
-    row = conn.execute(_ELEMENTS_SQL, {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax,
-                                       "limit": limit}).fetchone()
+    params = {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax, "limit": limit,
+              "st_key": [], "st_status": [], "st_colour": [], "st_date": None}
+    if status_date is not None:
+        from bim.progress.status_at import status_at
+
+        models = [r[0] for r in conn.execute(_MODELS_IN_BBOX, params).fetchall()]
+        rows = status_at(conn, models, status_date, kind="element") if models else {}
+        params.update(st_key=list(rows), st_status=[v[2] for v in rows.values()],
+                      st_colour=[v[3] for v in rows.values()], st_date=status_date.isoformat())
+    row = conn.execute(_ELEMENTS_SQL, params).fetchone()
     return json.dumps(row[0], ensure_ascii=False, separators=(",", ":"))
 
 

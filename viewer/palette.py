@@ -1,10 +1,13 @@
 """Colours of the map, in one place (RGBA 0–255), handed to the page inside the deck spec.
 
-The 4D status colours follow the progress issue's list (TimeLiner-like); planned-only statuses
-are the three a schedule alone can tell: not started, in progress, done.
+The 4D status colours are those of the deviation report and the OGC properties
+(bim.progress.colours); where no progress is reported the page shows what the schedule alone
+tells: not started, in progress (planned), done (planned).
 """
 
 from __future__ import annotations
+
+from bim.progress.colours import STATUS_COLOURS
 
 Colour = tuple[int, int, int, int]
 
@@ -33,17 +36,10 @@ CARD = {
     "green": hex_rgba("#3f9c5a"),
 }
 STATUS = {
-    # planned only (from the schedule)
-    "not_started": hex_rgba("#b9c0c8"),
-    "in_progress": hex_rgba("#2f7fd0"),
-    "done": hex_rgba("#3aa655"),
-    # reported progress (the progress issue's statuses)
-    "on_time": hex_rgba("#2f7fd0"),
-    "ahead": hex_rgba("#1f8a70"),
-    "late_start": hex_rgba("#f08c00"),
-    "behind": hex_rgba("#e8590c"),
-    "late_finish": hex_rgba("#c92a2a"),
-    "done_late": hex_rgba("#8c6d52"),
+    # reported progress at the status date: the report's and the feeds' colours
+    **{status: hex_rgba(colour) for status, colour in STATUS_COLOURS.items()},
+    # planned only (from the schedule); not_started and done as above
+    "in_progress": hex_rgba("#64b5f6"),
     "unscheduled": hex_rgba("#dfe3e8", 160),
 }
 SENSOR = {

@@ -15,15 +15,11 @@ from bim.progress._critical import critical_tasks
 from bim.progress._elements import element_statuses, late_element_counts
 from bim.progress._project import TASKS_SQL, calendars, current_model, project_id
 from bim.progress._worktime import WorkTime
+from bim.progress.colours import STATUS_COLOURS
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DAY = 86400.0
 QUANTITY_KEYS = ("volume", "area", "length")
-STATUS_COLOURS = {
-    "done": "#2e7d32", "done_late": "#6a1b9a", "late_finish": "#b71c1c",
-    "not_started": "#9e9e9e", "late_start": "#ef6c00", "behind": "#e53935",
-    "ahead": "#1e88e5", "on_time": "#43a047",
-}
 
 _TASK_REPORTS = """
     SELECT DISTINCT ON (task_id) task_id, percent_complete, reported_at

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 from datetime import datetime
 
 import openpyxl
@@ -241,3 +242,25 @@ def test_bim_elements_carry_their_status_at_a_date(papp, project, headers):
     report = client.get(f"/api/v1/projects/{project['code']}/deviation?date=2026-03-28").get_json()
     c = next(t for t in report["tasks"] if t["task_id"] == "C")
     assert c["late_element_count"] == 2                      # E1 (late) and E4 (overdue)
+
+
+def test_projects_collection_gains_progress_after_reports(papp, project, headers):
+    client = papp.test_client()
+    url = f"/ogc/collections/projects/items/{project['code']}?f=json"
+    assert client.get(url).get_json()["properties"]["spi"] is None        # nothing measured yet
+    client.post(f"/api/v1/projects/{project['code']}/progress", headers=headers["party"], json={
+        "reports": [{"client_id": "a", "task": "A", "status": "done", "reported_at": "2026-03-05"}]})
+    deadline = time.monotonic() + 30
+    while (props := client.get(url).get_json()["properties"])["spi"] is None:
+        assert time.monotonic() < deadline, "the app's refresher did not store the figures"
+        time.sleep(0.2)
+    # Today is long after the schedule (March 2026): everything planned, A (10 of 40) earned.
+    deviation = client.get(f"/api/v1/projects/{project['code']}/deviation").get_json()
+    report = deviation["summary"]
+    assert props["progress_date"] == deviation["status_date"]          # today, Asia/Shanghai
+    assert props["pv"] == pytest.approx(1.0) and props["ev"] == pytest.approx(0.25)
+    assert props["spi"] == pytest.approx(report["spi"]) and props["card"] == report["card"] == "red"
+    # Platforms can ask for the red-card projects.
+    red = client.get("/ogc/collections/projects/items", query_string={
+        "f": "json", "filter": f"card = 'red' AND code = '{project['code']}'"}).get_json()
+    assert [f["id"] for f in red["features"]] == [project["code"]]

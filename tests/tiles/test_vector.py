@@ -40,7 +40,8 @@ def layer(tiles_url):
 
 
 def test_sources_are_resolved_and_tracked(layer, tiles_conn):
-    assert layer.sources == ("sitewatch.project",)
+    # The ledger and its progress snapshot (the card colours the map): both tracked.
+    assert layer.sources == ("sitewatch.project", "sitewatch.project_progress")
     assert layer.tracked
     districts = vector.build_layer(tiles_conn, DISTRICTS, SETTINGS)
     assert districts.sources == ("sitewatch.district",) and districts.tracked
@@ -69,7 +70,7 @@ def test_detail_zoom_carries_every_scalar_property_with_its_value(layer, tiles_c
     assert feats
     names = [p.name for p in PROJECTS.properties if p.queryable and p.type != "array"]
     cols = sql.SQL(", ").join(sql.Identifier(n) for n in names)
-    query = sql.SQL("SELECT {} FROM sitewatch.project WHERE code = ANY(%s)").format(cols)
+    query = sql.SQL("SELECT {} FROM sitewatch.project_feature WHERE code = ANY(%s)").format(cols)
     rows = tiles_conn.execute(query, ([f["properties"]["code"] for f in feats],)).fetchall()
     by_code = {r[0]: dict(zip(names, r)) for r in rows}
     for f in feats:
@@ -192,10 +193,12 @@ def test_untracked_sources_fall_back_to_content_hashes(tiles_conn):
 
 
 def test_views_resolve_to_their_base_tables(tiles_conn):
-    view = replace(PROJECTS, table="(SELECT p.*, d.name AS district_name FROM sitewatch.project p "
+    view = replace(PROJECTS, table="(SELECT p.*, d.name AS district_name FROM "
+                                   "sitewatch.project_feature p "
                                    "JOIN sitewatch.district d ON d.code = p.district_code)")
     layer = vector.build_layer(tiles_conn, view, SETTINGS)
-    assert layer.sources == ("sitewatch.district", "sitewatch.project")
+    assert layer.sources == ("sitewatch.district", "sitewatch.project",
+                             "sitewatch.project_progress")
     assert layer.tracked
 
 

@@ -47,12 +47,12 @@ def _settled_status(page, x: float, y: float, expected: str, timeout: float = 20
 
 
 def _nearest_status(rgb) -> str:
-    """Which planned-status colour a (lit, possibly blended) pixel shows: by hue, grey if pale."""
+    """Which status colour a (lit, possibly blended) pixel shows: by hue, grey if pale."""
     h, s, _ = _hsv(rgb)
     if s < 0.18:
         return "not_started"
-    best = min(("in_progress", "done"), key=lambda k: _hue_distance(h, _hsv(palette.STATUS[k])[0]))
-    return best
+    candidates = ("in_progress", "done", "late_finish", "done_late")
+    return min(candidates, key=lambda k: _hue_distance(h, _hsv(palette.STATUS[k])[0]))
 
 
 def test_page_loads_offline_and_draws(page, viewer_server):
@@ -92,7 +92,15 @@ def test_known_project_colour_and_click(page, viewer_server, known_project):
     screenshot(page, "03-project-panel")
 
 
-def test_date_slider_replays_the_schedule(page, viewer_server, bim_project):
+def test_date_slider_replays_the_schedule(page, viewer_server, viewer_conn, bim_project):
+    from bim.progress import record_reports
+
+    # Site reports: slab L1 done in time; slab L2 (on top, due 2024-12-31) done only in January.
+    record_reports(viewer_conn, bim_project["code"], [
+        {"client_id": "viewer-l1", "status": "done", "reported_at": "2024-06-20",
+         "elements": ["0SiteWatchTestSlab0001"]},
+        {"client_id": "viewer-l2", "status": "done", "reported_at": "2025-01-10",
+         "elements": ["0SiteWatchTestSlab0002"]}])
     open_map(page, viewer_server + "/")
     assert page.is_visible("#date-section"), "the date slider should show when BIM elements exist"
     fly(page, bim_project["lon"], bim_project["lat"], 19)
@@ -101,12 +109,15 @@ def test_date_slider_replays_the_schedule(page, viewer_server, bim_project):
     page.keyboard.press("Home")           # the schedule's first day: slab L2 (on top) not started
     before = _settled_status(page, x, y, "not_started")
     screenshot(page, "04-4d-start")
-    page.keyboard.press("End")            # the last day: both slabs done
-    after = _settled_status(page, x, y, "done")
+    # The last day: the schedule says both slabs are done; the site says L2 is not, so once the
+    # slider rests the reported status (late_finish, the report's colour) replaces the planned one.
+    page.keyboard.press("End")
+    after = _settled_status(page, x, y, "late_finish")
     screenshot(page, "05-4d-end")
     assert page.input_value("#date-slider") == page.get_attribute("#date-slider", "max")
+    assert page.evaluate("SW.state.statusDate") == page.inner_text("#date-max")
     assert _nearest_status(before) == "not_started", f"{before} is not the planned colour"
-    assert _nearest_status(after) == "done", f"{after} is not the done colour"
+    assert _nearest_status(after) == "late_finish", f"{after} is not the late_finish colour"
     # The element's own panel agrees.
     page.mouse.click(x, y)
     page.wait_for_selector("#panel:not([hidden])")

@@ -82,7 +82,7 @@
         if (m.role === 'projects-tiles') props.onTileError = onTileError;
         break;
       case 'bim-elements':
-        props.updateTriggers = {getFillColor: [st.date]};
+        props.updateTriggers = {getTileData: [st.statusDate], getFillColor: [st.date, st.statusDate]};
         break;
       case 'sensors':
       case 'sensor-values':

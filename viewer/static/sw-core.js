@@ -8,6 +8,7 @@
   SW.state = {
     lang: 'zh',
     date: new Date().toISOString().slice(0, 10), // 4D status date, YYYY-MM-DD
+    statusDate: null, // the date whose reported status the element tiles carry (set once the slider rests)
     filters: {district: '', stage: '', type: ''}, // '' = all
     sensors: [], // [{id, code, position, value, unit, state, ...}]
     alarms: [], // sensors with an open alarm (ring layer)
@@ -148,7 +149,8 @@
       return SW.displayFeatures(fc.features || []);
     },
     elementsTile: () => async (tile) => {
-      const fc = await getJSON(`/viewer/elements.json?bbox=${bboxParam(tile.bbox)}`, tile.signal);
+      const date = SW.state.statusDate ? `&date=${SW.state.statusDate}` : '';
+      const fc = await getJSON(`/viewer/elements.json?bbox=${bboxParam(tile.bbox)}${date}`, tile.signal);
       const feats = SW.displayFeatures(fc.features || []);
       for (const f of feats) {
         // Stand each footprint at its bottom elevation; the extrusion adds the element's height.
@@ -158,11 +160,7 @@
       }
       return feats;
     },
-    elementFill: () => (f) => {
-      const p = f.properties || {};
-      if (p.colour && p.status_date === SW.state.date) return p.colour;
-      return pal('status', SW.elementStatus(p));
-    },
+    elementFill: () => (f) => pal('status', SW.elementStatus(f.properties || {})),
     elementHeight: () => (f) => {
       const p = f.properties || {};
       const h = (+p.top_elevation || 0) - (+p.bottom_elevation || 0);

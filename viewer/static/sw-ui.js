@@ -58,7 +58,8 @@
     let html = `<h3>${esc(t('legend.projects_stage'))}</h3>` + chips('stage', Object.keys(p.stage), 'stage.');
     html += `<h3>${esc(t('legend.projects_card'))}</h3>` + chips('card', ['red', 'yellow', 'none'], 'card.');
     if (SW.have.has('bim-elements')) {
-      html += `<h3>${esc(t('legend.status'))}</h3>` + chips('status', ['not_started', 'in_progress', 'done'], 'status.');
+      html += `<h3>${esc(t('legend.status'))}</h3>` + chips('status', ['not_started', 'in_progress', 'done', 'on_time', 'ahead',
+        'late_start', 'behind', 'late_finish', 'done_late'], 'status.');
     }
     if (SW.have.has('sensors')) {
       html += `<h3>${esc(t('legend.sensors'))}</h3>` + chips('sensor', ['normal', 'warning', 'alarm', 'offline'], 'sensor.');
@@ -77,6 +78,7 @@
     slider.value = String(Math.round((clamp - start) / DAY));
     ui.dateStart = start;
     SW.state.date = iso(clamp);
+    SW.state.statusDate = SW.state.date;
     $('date-out').textContent = SW.state.date;
     $('date-min').textContent = iso(start);
     $('date-max').textContent = iso(finish);
@@ -88,9 +90,17 @@
     slider.value = String(Math.min(Math.max(v, 0), +slider.max));
     slider.dispatchEvent(new Event('input'));
   };
+  // The schedule replays at once from each element's planned window; the reported status at
+  // the date comes from the server once the slider rests (elements.json?date=).
+  let statusTimer = null;
   function onDate() {
     SW.state.date = iso(ui.dateStart + +$('date-slider').value * DAY);
     $('date-out').textContent = SW.state.date;
+    clearTimeout(statusTimer);
+    statusTimer = setTimeout(() => {
+      SW.state.statusDate = SW.state.date;
+      SW.redraw();
+    }, 400);
     SW.redraw();
   }
   let playing = null;
