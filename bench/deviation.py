@@ -16,17 +16,26 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import BenchDatabase, print_table, print_targets  # noqa: E402
+from bench._common import (  # noqa: E402
+    BenchDatabase,
+    fetch,
+    print_table,
+    print_targets,
+    start_sitewatch,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 CODE = "BENCH-DEV-1"
@@ -78,6 +87,16 @@ def build(conn, n_tasks: int, n_elements: int) -> list[str]:
     return [f"T{i}" for i in range(n_tasks) if i % 20] + gids
 
 
+def post(base: str, token: str, batch: list[dict]) -> None:
+    """One batch as a site app sends it; anything but 200 stops the benchmark."""
+    request = urllib.request.Request(
+        f"{base}/api/v1/projects/{CODE}/progress", method="POST",
+        data=json.dumps({"reports": batch}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=300) as response:
+        assert response.status == 200, response.read()[:300]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=5000)
@@ -85,24 +104,22 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=200000)
     args = parser.parse_args()
 
-    from api import create_app
-    from api.settings import AppSettings, Settings
+    from api.settings import AppSettings
     from spatial import db, tokens
-    from spatial.settings import DatabaseSettings
 
     data = Path(tempfile.mkdtemp(prefix="sitewatch-bench-dev-"))
     data.chmod(0o755)
     database = BenchDatabase(data, extra_options="-c fsync=off")
+    server = None
     try:
         url = database.start()
         with db.connect(url) as conn:
             db.migrate(conn)
             names = build(conn, args.tasks, args.elements)
             token = tokens.create(conn, role="admin")
-        app = create_app(Settings(app=AppSettings(data=data),
-                                  database=DatabaseSettings(database_url=url, data=data)))
-        client = app.test_client()
-        auth = {"Authorization": f"Bearer {token}"}
+        workers, threads = AppSettings().worker_layout()
+        server = start_sitewatch(url, data, workers, threads)
+        base = server.base_url
         n_tasks = sum(1 for n in names if n.startswith("T"))
         reports = []
         for i in range(args.reports):
@@ -115,32 +132,42 @@ def main() -> None:
             else:
                 row["elements"] = [name]
             reports.append(row)
+        half = len(reports) // 2
+        one = [reports[k:k + 10_000] for k in range(0, half, 10_000)]
+        many = [reports[k:k + 500] for k in range(half, len(reports), 500)]
         t0 = time.perf_counter()
-        for k in range(0, len(reports), 10_000):
-            response = client.post(f"/api/v1/projects/{CODE}/progress",
-                                   json={"reports": reports[k:k + 10_000]}, headers=auth)
-            assert response.status_code == 200, response.get_json()
-        ingest = time.perf_counter() - t0
+        for batch in one:
+            post(base, token, batch)
+        one_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda b: post(base, token, b), many))
+        many_s = time.perf_counter() - t0
+        ingest = one_s + many_s
         with db.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
         times = []
         for _ in range(5):
             t0 = time.perf_counter()
-            response = client.get(f"/api/v1/projects/{CODE}/deviation?date=2025-12-31")
-            assert response.status_code == 200
+            status, _ = fetch(f"{base}/api/v1/projects/{CODE}/deviation?date=2025-12-31")
+            assert status == 200
             times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        response = client.get(f"/api/v1/projects/{CODE}/deviation?date=2025-12-31&format=xlsx")
-        assert response.status_code == 200
+        status, body = fetch(f"{base}/api/v1/projects/{CODE}/deviation?date=2025-12-31&format=xlsx")
+        assert status == 200 and body[:2] == b"PK"
         xlsx = time.perf_counter() - t0
     finally:
+        if server is not None:
+            server.stop()
         database.stop()
     rate = args.reports / ingest
     p50 = statistics.median(times)
     print_table(["measure", "value", "target"], [
         ["deviation JSON p50 (s)", f"{p50:.3f}", "≤ 1"],
         ["deviation XLSX (s)", f"{xlsx:.3f}", "≤ 5"],
-        ["ingest (reports/s)", f"{rate:,.0f}", "≥ 5,000"],
+        ["ingest, 1 client × 10,000/batch (reports/s)", f"{half / one_s:,.0f}", ""],
+        ["ingest, 8 clients × 500/batch (reports/s)", f"{(len(reports) - half) / many_s:,.0f}", ""],
+        ["ingest, all (reports/s)", f"{rate:,.0f}", "≥ 5,000"],
     ])
     print_targets([f"{'PASS' if p50 <= 1 else 'FAIL'} JSON p50 {p50:.3f} s ≤ 1 s",
                    f"{'PASS' if xlsx <= 5 else 'FAIL'} XLSX {xlsx:.3f} s ≤ 5 s",
