@@ -13,7 +13,7 @@ from sensors.crud import Location
 from sensors.kinds import KINDS
 from spatial.errors import NotFound, ValidationFailed
 
-EVENTS = ("opened", "escalated", "acknowledged", "closed")
+EVENTS = ("opened", "escalated", "acknowledged", "closed", "card_changed")  # card: 0010
 Level = Literal["warning", "alarm"]
 Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]  # built from the kinds table
 Event = Literal[EVENTS]  # type: ignore[valid-type]

@@ -16,6 +16,18 @@ logger = logging.getLogger(__name__)
 RED_AFTER = 3      # consecutive monthly checks with overdue work
 _ROLES = ("construction_unit", "contractor_unit", "supervision_unit")
 
+# A card change to every active webhook subscribed to 'card_changed' whose project / district
+# scope matches (migration 0010); the sensors' dispatcher delivers it, signed, with retries.
+_ROUTE = """
+    INSERT INTO sitewatch.outbox (webhook_id, project_id, check_date, event, route, payload)
+    SELECT w.id, p.id, %(day)s, 'card_changed', 'scope', %(payload)s
+    FROM sitewatch.webhook w, sitewatch.project p
+    WHERE p.id = %(pid)s AND w.active AND w.routing = 'scope' AND 'card_changed' = ANY (w.events)
+      AND (w.project_code IS NULL OR w.project_code = p.code)
+      AND (w.district_code IS NULL OR w.district_code = p.district_code)
+    ON CONFLICT (webhook_id, project_id, check_date, event) WHERE alarm_id IS NULL DO NOTHING
+"""
+
 
 def month_ends(first: date, last: date) -> list[date]:
     """Every month end from the month of ``first`` up to ``last`` (inclusive)."""
@@ -73,15 +85,19 @@ def check_cards(conn: psycopg.Connection, project_code: str, through: date) -> l
                 " overdue, changed) VALUES (%s, %s, %s, %s, %s, %s)",
                 (pid, day, card, streak, Jsonb(late), changed))
             if changed:
-                payload = Jsonb({"project": project_code, "date": day.isoformat(), "card": card,
-                                 "previous": prev_card, "overdue": late})
+                payload = {"project": project_code, "date": day.isoformat(), "card": card,
+                           "previous": prev_card, "overdue": late}
                 recipients = [(r, u) for r, u in zip(_ROLES, units) if u]
                 recipients.append(("district_supervisor", district))
                 for role, who in recipients:
                     conn.execute(
                         "INSERT INTO sitewatch.card_outbox (project_id, check_date, recipient_role,"
                         " recipient, payload) VALUES (%s, %s, %s, %s, %s)",
-                        (pid, day, role, who, payload))
+                        (pid, day, role, who, Jsonb(payload)))
+                hook = {"event": "card_changed", **payload, "district_code": district,
+                        "recipients": [{"role": r, "id": w} for r, w in recipients]}
+                if conn.execute(_ROUTE, {"pid": pid, "day": day, "payload": Jsonb(hook)}).rowcount:
+                    conn.execute("SELECT pg_notify('sitewatch_outbox', '')")
             out.append({"date": day.isoformat(), "card": card, "streak": streak,
                         "overdue": late, "changed": changed})
             prev_card = card
