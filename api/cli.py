@@ -111,7 +111,11 @@ def _load_sample(conn, settings: Settings, *, projects: int, seed: int, models: 
     if models:
         summary["models"] = _load_sample_models(conn, settings)
         from bim.progress.refresh_progress import refresh_all
+        from bim.sample_progress import load_sample_progress
 
+        summary["progress"] = {code: load_sample_progress(conn, code)["received"]
+                               for code in {m["project_code"] for m in summary["models"]
+                                            if m.get("status") == "done"}}
         summary["progress_refreshed"] = refresh_all(conn)   # PV/EV/SPI/card on the map at once
     summary["rasters"] = _write_sample_rasters(conn, settings)
     return summary

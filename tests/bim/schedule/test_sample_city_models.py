@@ -75,3 +75,29 @@ def test_task_geometry_is_the_union_of_element_footprints(loaded):
             limit=100, interval=features.parse_datetime("2023-03-01"),
             filter=None, equals=(("task_id", "2.4.3"),)))
         assert page.number_returned == 2          # the same task in both model versions
+
+
+def test_sample_site_progress_tells_a_story(loaded):
+    """The sample reports give the map done, late and overdue work, and a card."""
+    from datetime import date
+
+    from bim.progress import compute
+    from bim.progress.refresh_progress import refresh_progress
+    from bim.sample_progress import UNREPORTED_SHARE, load_sample_progress
+
+    url, results = loaded
+    code = results[-1]["project_code"]
+    with db.connect(url) as conn:
+        first = load_sample_progress(conn, code)
+        assert first["accepted"] == first["received"] > 40
+        assert load_sample_progress(conn, code)["accepted"] == 0        # idempotent
+        result = compute(conn, code, date(2026, 11, 24))
+        leaves = [t for t in result["tasks"] if not t["is_summary"]]
+        statuses = {t["status"] for t in leaves}
+        assert {"done", "done_late", "late_finish"} <= statuses
+        overdue = sum(t["status"] == "late_finish" for t in leaves)
+        # The unreported eighth (by planned finish) is overdue, the rest is done.
+        assert overdue == len(leaves) - int(len(leaves) * (1 - UNREPORTED_SHARE))
+        assert result["summary"]["ev"] < 1 and result["summary"]["spi"] < 1
+        stored = refresh_progress(conn, code, date(2026, 11, 24))
+        assert stored["card"] == "red" and stored["spi"] == pytest.approx(result["summary"]["spi"])
