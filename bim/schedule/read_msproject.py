@@ -29,7 +29,9 @@ def read_msproject(source: str | PathLike | IO[bytes], *, guid_field: str | None
 
     Tasks keep their ``UID`` as key and source id; the identification is the ``WBS`` code, else
     the ``ID``.  The WBS parent is the nearest earlier task one ``OutlineLevel`` up; the project
-    summary task (``UID`` 0, outline level 0) and null tasks are left out.  ``Start``/``Finish``
+    summary task (``UID`` 0, outline level 0), null tasks and label rows (a hidden bar, no
+    duration, not a milestone or summary, no predecessor: headings and blank lines typed as tasks) are
+    left out, the label rows counted in a warning.  ``Start``/``Finish``
     are the planned dates, ``Baseline`` number 0 the baseline.  ``PredecessorLink`` types are
     0 FF, 1 FS, 2 SF, 3 SS; ``LinkLag`` is in tenths of a minute, turned into working days with
     the project's ``MinutesPerDay`` (or elapsed days for the elapsed ``LagFormat`` codes).
@@ -82,10 +84,14 @@ def read_msproject(source: str | PathLike | IO[bytes], *, guid_field: str | None
     stack: list[tuple[int, str]] = []   # (outline level, key) of the open ancestors
     durations: dict[str, float] = {}
     links: list[tuple[str, ET.Element]] = []
+    labels: set[str] = set()
     for order, node in enumerate(root.findall(q("Tasks/Task"), ns)):
         uid = text(node, "UID")
         level = int(text(node, "OutlineLevel") or 1)
         if uid is None or text(node, "IsNull") == "1" or level == 0 or uid == "0":
+            continue
+        if _label_row(node, text, q, ns):
+            labels.add(uid)
             continue
         while stack and stack[-1][0] >= level:
             stack.pop()
@@ -116,9 +122,12 @@ def read_msproject(source: str | PathLike | IO[bytes], *, guid_field: str | None
         data.tasks.append(task)
         stack.append((level, uid))
 
+    if labels:
+        data.warnings.append(f"{len(labels)} label row(s) left out (hidden bar, no duration, no "
+                             "links: headings or blank lines typed as tasks)")
     for uid, link in links:
         pred = text(link, "PredecessorUID")
-        if pred is None:
+        if pred is None or pred in labels:
             continue
         kind = _KIND.get(text(link, "Type") or "1", "FS")
         lag_raw = float(text(link, "LinkLag") or 0)
@@ -136,6 +145,14 @@ def read_msproject(source: str | PathLike | IO[bytes], *, guid_field: str | None
     _summary_flags(data.tasks)
     check_schedule(data)
     return data
+
+
+def _label_row(node: ET.Element, text, q, ns) -> bool:
+    """A heading or blank line typed as a task: no bar, no duration, no predecessor."""
+    hours = _hours(text(node, "Duration"))
+    return (text(node, "HideBar") == "1" and (hours is None or hours == 0)
+            and text(node, "Milestone") != "1" and text(node, "Summary") != "1"
+            and node.find(q("PredecessorLink"), ns) is None)
 
 
 def _hours(value: str | None) -> float | None:
