@@ -19,7 +19,8 @@ class IngestSettings(BaseSettings):
     max_file_mb: int = Field(default=500, ge=1)
     # A model whose outline is farther than this from its project's footprint gets a warning.
     suspect_distance_m: float = Field(default=200.0, ge=0)
-    # Geometry kernel threads (default: the CPUs this process may use).
+    # Geometry kernel threads (default 1: with ifcopenshell 0.9 two were never faster; see
+    # bim/geometry/iterate_shapes.py).
     threads: int | None = Field(default=None, ge=1)
     # Parses running at once across the whole instance (each may use memory_limit_mb).
     max_parallel: int = Field(default=1, ge=1, le=64)

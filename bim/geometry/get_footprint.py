@@ -10,6 +10,12 @@ against the triangles'.  Elements whose up-facing triangles overlap (windows, do
 furniture) are split into edge-connected surfaces, each merged as a coverage, and only those
 few pieces go through GEOS's full overlay union.  The result is snapped to 1 mm and
 checked valid.
+
+Repeated elements (the same light fitting, chair or window at many positions) come out of the
+iterator as the same mesh moved in plan.  Given a ``seen`` dictionary kept across calls, a mesh
+whose plan coordinates equal, to 1 µm, those of one already done once moved and turned about the
+vertical reuses its merged shadow, placed likewise, then snapped, instead of merging its triangles
+a second time (a mirrored copy is not reused).
 """
 
 from __future__ import annotations
@@ -87,22 +93,37 @@ def _polygonal(geom: shapely.Geometry) -> shapely.MultiPolygon | None:
     return shapely.MultiPolygon(parts) if parts else None
 
 
-def get_footprint(vertices: np.ndarray, faces: np.ndarray, *,
-                  grid_size: float = 0.001) -> shapely.MultiPolygon | None:
-    """The plan footprint (valid MultiPolygon in the vertices' XY units) or None when flat.
+def _pose(vertices: np.ndarray) -> tuple[np.ndarray, float]:
+    """Where a mesh sits in plan: its first vertex and the direction from it to the first
+    vertex more than 1 mm away (0 when there is none)."""
+    relative = vertices[:, :2] - vertices[0, :2]
+    far = np.flatnonzero(np.hypot(relative[:, 0], relative[:, 1]) > 1e-3)
+    angle = float(np.arctan2(relative[far[0], 1], relative[far[0], 0])) if len(far) else 0.0
+    return vertices[0, :2].copy(), angle
 
-    Examples
-    --------
-    A unit cube's footprint is the unit square:
 
-    >>> v = np.array([[0,0,0],[1,0,0],[1,1,0],[0,1,0],[0,0,1],[1,0,1],[1,1,1],[0,1,1]], float)
-    >>> f = np.array([[0,2,1],[0,3,2],[4,5,6],[4,6,7],[0,1,5],[0,5,4],[1,2,6],[1,6,5],
-    ...               [2,3,7],[2,7,6],[3,0,4],[3,4,7]])
-    >>> get_footprint(v, f).area
-    1.0
-    """
-    if len(faces) == 0:
-        return None
+def _shape_key(vertices: np.ndarray, faces: np.ndarray, origin: np.ndarray, angle: float) -> bytes:
+    """The mesh's plan shape up to a move and a turn about the vertical: faces and XY in its
+    own pose, in micrometres (two meshes with the same key agree to 1 µm once placed)."""
+    c, s = np.cos(angle), np.sin(angle)
+    local = (vertices[:, :2] - origin) @ np.array([[c, -s], [s, c]])
+    return np.int64(len(vertices)).tobytes() + np.rint(local * 1e6).astype(np.int64).tobytes() \
+        + faces.tobytes()
+
+
+def _moved(shadow: shapely.Geometry, was: tuple[np.ndarray, float],
+           now: tuple[np.ndarray, float]) -> shapely.Geometry:
+    """``shadow``, merged at pose ``was``, moved and turned to pose ``now``."""
+    (o0, a0), (o1, a1) = was, now
+    if a0 == a1 and np.array_equal(o0, o1):
+        return shadow
+    c, s = np.cos(a1 - a0), np.sin(a1 - a0)
+    turn = np.array([[c, s], [-s, c]])
+    return shapely.transform(shadow, lambda xy: (xy - o0) @ turn + o1)
+
+
+def _shadow(vertices: np.ndarray, faces: np.ndarray, grid_size: float) -> shapely.Geometry | None:
+    """The union of the projected triangles (before snapping), None when there are none."""
     tri = vertices[faces][:, :, :2]
     doubled = ((tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1])
                - (tri[:, 2, 0] - tri[:, 0, 0]) * (tri[:, 1, 1] - tri[:, 0, 1]))
@@ -118,7 +139,41 @@ def get_footprint(vertices: np.ndarray, faces: np.ndarray, *,
     tri[flip] = tri[flip][:, ::-1]
     rings = np.concatenate([tri, tri[:, :1]], axis=1)
     polygons = shapely.polygons(rings)
-    merged = _union(polygons, np.abs(doubled[keep]) / 2, faces[keep], grid_size)
+    return _union(polygons, np.abs(doubled[keep]) / 2, faces[keep], grid_size)
+
+
+def get_footprint(vertices: np.ndarray, faces: np.ndarray, *, grid_size: float = 0.001,
+                  seen: dict | None = None) -> shapely.MultiPolygon | None:
+    """The plan footprint (valid MultiPolygon in the vertices' XY units) or None when flat.
+
+    ``seen``, a dictionary the caller keeps across calls, lets a mesh that repeats one already
+    seen elsewhere in plan (moved, turned about the vertical) reuse its merged shadow.
+
+    Examples
+    --------
+    A unit cube's footprint is the unit square:
+
+    >>> v = np.array([[0,0,0],[1,0,0],[1,1,0],[0,1,0],[0,0,1],[1,0,1],[1,1,1],[0,1,1]], float)
+    >>> f = np.array([[0,2,1],[0,3,2],[4,5,6],[4,6,7],[0,1,5],[0,5,4],[1,2,6],[1,6,5],
+    ...               [2,3,7],[2,7,6],[3,0,4],[3,4,7]])
+    >>> get_footprint(v, f).area
+    1.0
+    """
+    if len(faces) == 0:
+        return None
+    if seen is None:
+        merged = _shadow(vertices, faces, grid_size)
+    else:
+        pose = _pose(vertices)
+        key = _shape_key(vertices, faces, *pose)
+        if key in seen:
+            was, shadow = seen[key]
+            merged = None if shadow is None else _moved(shadow, was, pose)
+        else:
+            merged = _shadow(vertices, faces, grid_size)
+            seen[key] = (pose, merged)
+    if merged is None:
+        return None
     merged = shapely.set_precision(merged, grid_size)
     if not merged.is_valid:
         merged = shapely.make_valid(merged)

@@ -14,14 +14,19 @@ Every setting and why (the benchmark's floor uses exactly :func:`geometry_settin
 - geometry library ``hybrid-cgal-simple-opencascade``: CGAL's simple kernel for what it can do,
   OpenCASCADE for the rest; 3–6× faster than OpenCASCADE alone on the sample files with the
   same element bounding boxes to 0.6 mm.
-- threads: ``os.cpu_count()`` (the CPUs this process may use).
+- threads: **one** unless asked for more (``SITEWATCH_IFC_THREADS``).  With ifcopenshell 0.9 the
+  multi-threaded iterator was never faster here and costs 2-8x the CPU: on 2 cores, Office_A
+  0.45 s with one thread against 0.52-0.71 s with two (1.0 s of CPU), AC20-FZK-Haus 0.26 s
+  against 0.24-0.27 s (0.45 s of CPU), the sample residential models 0.04 s against 0.28 s;
+  its consumer also polls with sleeps between shapes.  One thread leaves the other cores to the
+  web workers and, in a parse, to the Python side (``bim.ingest`` runs the iterator in a helper
+  process next to it).
 - ``include``: only the elements SiteWatch stores (no IfcSpace, openings, site terrain).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -57,8 +62,12 @@ def geometry_settings() -> ifcopenshell.geom.settings:
     return settings
 
 
+DEFAULT_THREADS = 1
+
+
 def default_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The kernel threads used when none are asked for (one: see the module docstring)."""
+    return DEFAULT_THREADS
 
 
 def iterate_shapes(model: ifcopenshell.file, *,

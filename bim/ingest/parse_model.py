@@ -2,7 +2,9 @@
 
 Runs in the parse child (``bim.ingest.run_parse``).  One pass of the geometry iterator gives
 each element's elevations, plan footprint, a volume when the file has none, and its mesh; the
-footprints are then placed on the map in one vectorised transform.
+footprints are then placed on the map in one vectorised transform.  The shapes come from the
+iterator run here, or from one already running elsewhere (``shapes``: the parse child's helper
+process, ``bim.ingest._shape_helper``), in which case the attributes are read while it works.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import io
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import ifcopenshell
@@ -80,8 +83,14 @@ def _storeys(model: ifcopenshell.file) -> list[dict]:
 
 def parse_model(model: ifcopenshell.file, *, fallback_lonlat: tuple[float, float] | None = None,
                 threads: int | None = None,
-                library: geometry.GeometryLibrary = geometry.LIBRARY) -> ParsedModel:
-    """Parse an open model; :class:`~bim.errors.ParseFailed` when it has nothing to store."""
+                library: geometry.GeometryLibrary = geometry.LIBRARY,
+                shapes: Iterable[geometry.Shape] | None = None) -> ParsedModel:
+    """Parse an open model; :class:`~bim.errors.ParseFailed` when it has nothing to store.
+
+    ``shapes``, when given, are the shapes of ``bim.elements.get_elements(model)`` produced
+    elsewhere with the same settings (shapes of other products are ignored); by default the
+    iterator runs here, with ``threads`` and ``library``.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if not model.by_type("IfcProduct"):
@@ -92,11 +101,12 @@ def parse_model(model: ifcopenshell.file, *, fallback_lonlat: tuple[float, float
                           "openings or annotations)")
     warnings: list[dict] = []
     by_gid: dict[str, int] = {}
+    by_step: dict[int, int] = {}     # step id → row: shapes are matched on the entity itself
     unique: list[ifcopenshell.entity_instance] = []
     for e in found:
         if e.GlobalId in by_gid or not e.GlobalId or len(e.GlobalId) != 22:
             continue
-        by_gid[e.GlobalId] = len(unique)
+        by_gid[e.GlobalId] = by_step[e.id()] = len(unique)
         unique.append(e)
     if not unique:
         raise ParseFailed("no element has a valid GlobalId (22 characters): the file is damaged")
@@ -112,17 +122,22 @@ def parse_model(model: ifcopenshell.file, *, fallback_lonlat: tuple[float, float
     local: list = [None] * len(rows)
     meshes: list[geometry.GlbMesh] = []
     mesh_rows: list[int] = []
+    drawn: set[int] = set()          # rows that have their shape
     offset = _offset(model, unique[0])
     t1 = time.perf_counter()
-    for shape in geometry.iterate_shapes(model, elements=unique, threads=threads, library=library):
-        i = by_gid.get(shape.global_id)
-        if i is None or len(shape.faces) == 0:
+    if shapes is None:
+        shapes = geometry.iterate_shapes(model, elements=unique, threads=threads, library=library)
+    seen: dict = {}                  # repeated meshes reuse their footprint
+    for shape in shapes:
+        i = by_step.get(shape.step_id)
+        if i is None or len(shape.faces) == 0 or i in drawn:
             continue
+        drawn.add(i)
         v, f = shape.vertices, shape.faces
         zmin, zmax = float(v[:, 2].min()), float(v[:, 2].max())
         row = rows[i]
         row["bottom_elevation"], row["top_elevation"] = zmin, zmax
-        local[i] = geometry.get_footprint(v, f)
+        local[i] = geometry.get_footprint(v, f, seen=seen)
         if "volume" not in row["quantities"]:
             volume = geometry.get_mesh_volume(v, f)
             if volume is not None:

@@ -10,6 +10,7 @@ import importlib
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import ifcopenshell
 import numpy as np
@@ -56,10 +57,14 @@ def check_distance(conn: psycopg.Connection, model_id: int, *, suspect_distance_
                    ) -> tuple[float | None, dict | None]:
     """Distance (m) from the model's outline (or origin) to its project's footprint, and the
     ``georeferencing_suspect`` warning when it is over ``suspect_distance_m``."""
+    # Most models lie on their footprint: a planar intersection test answers 0 without the
+    # geodesic distance over every vertex of the outline (~10 ms for Office_A).
     row = conn.execute(
-        "SELECT ST_Distance(coalesce(m.outline, ST_Force2D(m.origin))::geography,"
-        " p.footprint::geography) FROM sitewatch.bim_model m"
-        " JOIN sitewatch.project p ON p.id = m.project_id WHERE m.id = %s", (model_id,)).fetchone()
+        "SELECT CASE WHEN ST_Intersects(g, p.footprint) THEN 0"
+        " ELSE ST_Distance(g::geography, p.footprint::geography) END"
+        " FROM (SELECT project_id, coalesce(outline, ST_Force2D(origin)) AS g"
+        " FROM sitewatch.bim_model WHERE id = %s) m"
+        " JOIN sitewatch.project p ON p.id = m.project_id", (model_id,)).fetchone()
     distance = None if row is None or row[0] is None else round(float(row[0]), 1)
     if distance is None or distance <= suspect_distance_m:
         return distance, None
@@ -86,10 +91,13 @@ def _copy_elements(conn: psycopg.Connection, model_id: int, parsed: ParsedModel)
 
 
 def write_model(conn: psycopg.Connection, model_id: int, parsed: ParsedModel, *,
-                ifc_file: ifcopenshell.file, data_dir, suspect_distance_m: float = 200.0) -> dict:
+                ifc_file: ifcopenshell.file, data_dir, suspect_distance_m: float = 200.0,
+                resources: Callable[[], dict] | None = None) -> dict:
     """Store ``parsed`` as model ``model_id``'s result; return the summary stored.
 
-    Returns None without writing when the model is no longer ``parsing``.
+    ``resources``, when given, is called just before the summary is stored (so the memory it
+    reports covers the write too) and its result stored as ``summary["resources"]``.
+    Returns an empty dict without writing when the model is no longer ``parsing``.
     """
     started = time.perf_counter()
     mesh = store_bytes(parsed.glb, data_dir=data_dir, suffix=".glb")
@@ -143,6 +151,8 @@ def write_model(conn: psycopg.Connection, model_id: int, parsed: ParsedModel, *,
         timings["write_s"] = round(time.perf_counter() - started, 4)  # without the commit
         summary["mesh"] = {"sha256": mesh.sha256, "bytes": mesh.size,
                            "nodes": summary.get("elements_with_geometry", 0)}
+        if resources is not None:
+            summary["resources"] = resources()
         conn.execute(
             "UPDATE sitewatch.bim_model SET status = 'done', failure_reason = NULL,"
             " ifc_schema = %(schema)s, summary = %(summary)s, georef_method = %(method)s,"

@@ -57,3 +57,40 @@ def test_open_surface_uses_both_orientations_and_vertical_is_none():
     assert get_mesh_volume(v, down_only) is None
     wall = np.array([[0, 0, 0], [1, 0, 0], [1, 0, 1], [0, 0, 1]], float)
     assert get_footprint(wall, np.array([[0, 1, 2], [0, 2, 3]])) is None
+
+
+def turned(v, angle, shift):
+    c, s = np.cos(angle), np.sin(angle)
+    out = v.copy()
+    out[:, :2] = v[:, :2] @ np.array([[c, s], [-s, c]]) + shift
+    return out
+
+
+def test_a_repeated_mesh_reuses_its_footprint_moved_and_turned():
+    # A chair-like mesh whose up-facing faces overlap (the slow path), then copies of it.
+    v, f = merge(box(0, 0, 0, 2, 0.1, 0.1), box(0, 0, 2, 2, 0.1, 2.1), box(0, 0, 0.1, 0.1, 0.1, 2),
+                 box(1.9, 0, 0.1, 2, 0.1, 2), box(0.5, 0.1, 0, 0.7, 1.3, 0.4))
+    seen: dict = {}
+    first = get_footprint(v, f, seen=seen)
+    assert first.equals(get_footprint(v, f))
+    for angle, shift in ((0.0, (512345.25, 3351234.5)), (0.7, (10.0, -3.0)), (np.pi, (1.0, 1.0))):
+        copy = turned(v, angle, shift)
+        reused = get_footprint(copy, f, seen=seen)
+        direct = get_footprint(copy, f)
+        assert reused.is_valid and reused.geom_type == "MultiPolygon"
+        # Both are snapped to the 1 mm grid: they agree within what snapping moves.
+        assert shapely.symmetric_difference(reused, direct).area <= direct.length * 0.001
+        assert shapely.hausdorff_distance(reused, direct) <= 0.001 * 2 ** 0.5
+    assert len(seen) == 1                # one shape, computed once
+
+
+def test_a_mirrored_or_changed_mesh_is_not_reused():
+    v, f = merge(box(0, 0, 0, 4, 1, 0.2), box(0, 1, 0, 1, 4, 0.2))     # an L
+    seen: dict = {}
+    get_footprint(v, f, seen=seen)
+    mirrored = v * np.array([-1.0, 1.0, 1.0])
+    assert get_footprint(mirrored, f[:, ::-1], seen=seen).equals(get_footprint(mirrored, f[:, ::-1]))
+    longer = v.copy()
+    longer[longer[:, 0] == 4, 0] = 5
+    assert get_footprint(longer, f, seen=seen).area == 8.0
+    assert len(seen) == 3

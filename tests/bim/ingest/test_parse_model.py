@@ -55,3 +55,35 @@ def test_only_spatial_structure_is_not_a_model(tmp_path):
     model = make_model("IFC4", walls=0)
     with pytest.raises(ParseFailed, match="no elements"):
         parse_model(reopen(model, tmp_path))
+
+
+@pytest.mark.parametrize("name", [("sample_ifc_external", "Duplex_A_IFC2X3.ifc"),
+                                  ("sample_ifc_external", "AC20-FZK-Haus.ifc")])
+def test_shapes_from_the_helper_process_give_the_same_result(name):
+    from bim.elements import get_elements
+    from bim.ingest._shape_helper import ShapeHelper
+
+    model = ifcopenshell.open(str(shared_file(*name)))
+    here = parse_model(model, fallback_lonlat=(120.15, 30.28))
+    with ShapeHelper(model, get_elements(model)) as helper:
+        there = parse_model(model, fallback_lonlat=(120.15, 30.28), shapes=helper)
+        assert helper.memory_mb > 0
+    assert there.glb == here.glb
+    assert there.rows == here.rows
+    assert [None if g is None else g.wkb for g in there.footprints] == \
+        [None if g is None else g.wkb for g in here.footprints]
+
+
+def test_a_helper_closed_early_leaves_no_process():
+    import os
+
+    from bim.elements import get_elements
+    from bim.ingest._shape_helper import ShapeHelper
+
+    model = ifcopenshell.open(str(shared_file("sample_ifc_external", "Office_A_20110811.ifc")))
+    helper = ShapeHelper(model, get_elements(model))
+    pid = helper.pid
+    next(iter(helper))                   # one shape, then give up
+    helper.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)      # killed and reaped
