@@ -31,25 +31,30 @@ def _done_at(rep: tuple | None) -> datetime | None:
     return rep[3]
 
 
-def late_element_counts(leaves: list[dict], links: dict[int, list[tuple[int, dict]]],
+def late_element_counts(leaves: list[dict], links: dict[int, list[tuple[int, tuple]]],
                         elem_rep: dict[int, tuple], cut: datetime,
-                        day: Callable[[datetime | None], date | None]) -> None:
-    """Set ``late_element_count`` on every leaf task row (its ``status`` must be set)."""
+                        day: Callable[[datetime | None], date | None]) -> set[int]:
+    """Set ``late_element_count`` on every leaf task row (its ``status`` must be set); return the
+    ids of the elements late for any task (the report groups them by storey and class)."""
+    late_ids: set[int] = set()
     for t in leaves:
         linked = links.get(t["id"], [])
         if t.get("source") == "task":
-            t["late_element_count"] = len(linked) if t["status"] in LATE else 0
-            continue
-        finish = t["planned_finish"]
-        due = day(finish)
-        late = 0
-        for element_id, _ in linked:
-            done = _done_at(elem_rep.get(element_id))
-            if done is not None:
-                late += due is not None and day(done) > due           # type: ignore[operator]
-            else:
-                late += finish is not None and cut >= finish
-        t["late_element_count"] = late
+            late = [e for e, _ in linked] if t["status"] in LATE else []
+        else:
+            finish = t["planned_finish"]
+            due = day(finish)
+            late = []
+            for element_id, _ in linked:
+                done = _done_at(elem_rep.get(element_id))
+                if done is not None:
+                    if due is not None and day(done) > due:           # type: ignore[operator]
+                        late.append(element_id)
+                elif finish is not None and cut >= finish:
+                    late.append(element_id)
+        t["late_element_count"] = len(late)
+        late_ids.update(late)
+    return late_ids
 
 
 def element_statuses(leaves: list[dict], element_tasks: dict[int, list[tuple[int, str]]],

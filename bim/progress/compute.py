@@ -21,43 +21,39 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DAY = 86400.0
 QUANTITY_KEYS = ("volume", "area", "length")
 
+# Per task: the latest report at or before the cut, and over all of them the first instant work
+# was reported (> 0 %) and the first finish (100 %).  One sort serves the window and DISTINCT ON.
 _TASK_REPORTS = """
-    SELECT DISTINCT ON (task_id) task_id, percent_complete, reported_at
+    SELECT DISTINCT ON (task_id) task_id, percent_complete, reported_at,
+           min(coalesce(actual_start, reported_at)) FILTER (WHERE percent_complete > 0) OVER w,
+           min(coalesce(actual_finish, reported_at)) FILTER (WHERE percent_complete >= 100) OVER w
     FROM sitewatch.progress_report
     WHERE project_id = %(p)s AND task_id IS NOT NULL AND reported_at < %(cut)s
+    WINDOW w AS (PARTITION BY task_id ORDER BY reported_at DESC, received_at DESC, id DESC
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
     ORDER BY task_id, reported_at DESC, received_at DESC, id DESC
 """
-_TASK_FINISH = """
-    SELECT task_id, min(coalesce(actual_finish, reported_at))
-    FROM sitewatch.progress_report
-    WHERE project_id = %(p)s AND task_id IS NOT NULL AND reported_at < %(cut)s
-      AND percent_complete >= 100
-    GROUP BY task_id
-"""
+# Per element: the latest element report (with its finish instant) and the first with work.
 _ELEMENT_REPORTS = """
     SELECT DISTINCT ON (pe.element_id) pe.element_id, pe.percent_complete, pe.reported_at,
-           coalesce(r.actual_finish, r.reported_at)
+           coalesce(r.actual_finish, r.reported_at),
+           min(coalesce(r.actual_start, r.reported_at)) FILTER (WHERE pe.percent_complete > 0)
+               OVER w
     FROM sitewatch.progress_report_element pe
     JOIN sitewatch.progress_report r ON r.id = pe.report_id
     WHERE r.project_id = %(p)s AND pe.reported_at < %(cut)s
+    WINDOW w AS (PARTITION BY pe.element_id ORDER BY pe.reported_at DESC, pe.report_id DESC
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
     ORDER BY pe.element_id, pe.reported_at DESC, pe.report_id DESC
 """
-_TASK_STARTS = """
-    SELECT task_id, min(coalesce(actual_start, reported_at))
-    FROM sitewatch.progress_report
-    WHERE project_id = %(p)s AND task_id IS NOT NULL AND reported_at < %(cut)s
-      AND percent_complete > 0
-    GROUP BY task_id
-"""
-_ELEMENT_STARTS = """
-    SELECT pe.element_id, min(coalesce(r.actual_start, r.reported_at))
-    FROM sitewatch.progress_report_element pe
-    JOIN sitewatch.progress_report r ON r.id = pe.report_id
-    WHERE r.project_id = %(p)s AND pe.reported_at < %(cut)s AND pe.percent_complete > 0
-    GROUP BY pe.element_id
-"""
 _LINKS = """
-    SELECT te.task_id, te.element_id, te.relation, e.quantities
+    SELECT te.task_id, te.element_id, te.relation,
+           CASE WHEN jsonb_typeof(e.quantities -> 'volume') = 'number'
+                THEN (e.quantities ->> 'volume')::float8 END,
+           CASE WHEN jsonb_typeof(e.quantities -> 'area') = 'number'
+                THEN (e.quantities ->> 'area')::float8 END,
+           CASE WHEN jsonb_typeof(e.quantities -> 'length') = 'number'
+                THEN (e.quantities ->> 'length')::float8 END
     FROM sitewatch.task_element te JOIN sitewatch.bim_element e ON e.id = te.element_id
     WHERE e.model_id = %s
 """
@@ -85,12 +81,12 @@ def planned_fraction(cut: datetime, start: datetime | None, finish: datetime | N
     return min(max((wt.days(cut) - wt.days(start)) / span, 0.0), 1.0)
 
 
-def _quantity_weights(links: list[tuple[int, dict]]) -> dict[int, float]:
-    """Element weights for a task: by the first quantity every element has, else 1 each."""
-    for key in QUANTITY_KEYS:
-        values: dict[int, Any] = {eid: (q or {}).get(key) for eid, q in links}
-        if all(isinstance(v, int | float) and v > 0 for v in values.values()):
-            return {eid: float(v) for eid, v in values.items()}
+def _quantity_weights(links: list[tuple[int, tuple]]) -> dict[int, float]:
+    """Element weights for a task: by the first quantity every element has (QUANTITY_KEYS, in
+    that order), else 1 each."""
+    for i in range(len(QUANTITY_KEYS)):
+        if all(q[i] is not None and q[i] > 0 for _, q in links):
+            return {eid: q[i] for eid, q in links}
     return {eid: 1.0 for eid, _ in links}
 
 
@@ -123,29 +119,32 @@ class _Reports:
     """The reports at or before one cut, and the model's task→element links."""
 
     def __init__(self, conn: psycopg.Connection, pid: int, cut: datetime,
-                 links: dict[int, list[tuple[int, dict]]]) -> None:
+                 links: dict[int, list[tuple[int, tuple]]]) -> None:
         params = {"p": pid, "cut": cut}
         self.task = {r[0]: r for r in conn.execute(_TASK_REPORTS, params).fetchall()}
-        self.task_finish: dict[int, datetime] = dict(conn.execute(_TASK_FINISH, params).fetchall())
+        self.task_finish: dict[int, datetime] = {t: r[4] for t, r in self.task.items()
+                                                 if r[4] is not None}
         self.element = {r[0]: r for r in conn.execute(_ELEMENT_REPORTS, params).fetchall()}
         self.links = links
-        self._params, self._conn = params, conn
 
     def starts(self) -> tuple[dict[int, datetime], dict[int, datetime]]:
         """First instant with work reported (> 0 %), per task and per element."""
-        return (dict(self._conn.execute(_TASK_STARTS, self._params).fetchall()),
-                dict(self._conn.execute(_ELEMENT_STARTS, self._params).fetchall()))
+        return ({t: r[3] for t, r in self.task.items() if r[3] is not None},
+                {e: r[4] for e, r in self.element.items() if r[4] is not None})
 
 
-def _links(conn: psycopg.Connection, model: int) -> tuple[dict[int, list[tuple[int, dict]]],
+def _links(conn: psycopg.Connection, model: int) -> tuple[dict[int, list[tuple[int, tuple]]],
                                                           dict[int, list[tuple[int, str]]]]:
-    """Task → [(element, quantities)] (each element once) and element → [(task, relation)]."""
-    by_task: dict[int, dict[int, dict]] = defaultdict(dict)
+    """Task → [(element, (volume, area, length))] (each element once) and element →
+    [(task, relation)]."""
+    by_task: dict[int, list[tuple[int, tuple]]] = defaultdict(list)
     by_element: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for task_id, element_id, relation, quantities in conn.execute(_LINKS, (model,)).fetchall():
-        by_task[task_id][element_id] = quantities
-        by_element[element_id].append((task_id, relation))
-    return {t: list(els.items()) for t, els in by_task.items()}, by_element
+    for task_id, element_id, relation, *quantities in conn.execute(_LINKS, (model,)).fetchall():
+        pairs = by_element[element_id]
+        if not any(t == task_id for t, _ in pairs):      # linked as output and input: once
+            by_task[task_id].append((element_id, tuple(quantities)))
+        pairs.append((task_id, relation))
+    return by_task, by_element
 
 
 def _earned(reports: _Reports, leaves: set[int]) -> dict[int, dict]:
@@ -174,6 +173,17 @@ def _earned(reports: _Reports, leaves: set[int]) -> dict[int, dict]:
     return out
 
 
+def _ramps(at: np.ndarray, start: np.ndarray, finish: np.ndarray) -> np.ndarray:
+    """Σ_i w_i·clip((at − start_i) / w_i, 0, 1) = Σ_i [max(at − start_i, 0) − max(at − finish_i, 0)]
+    for every ``at``, with w_i = finish_i − start_i: sorted sums, O((n + k) log n)."""
+    def above(points: np.ndarray) -> np.ndarray:      # Σ_i max(at − points_i, 0)
+        points = np.sort(points)
+        sums = np.concatenate(([0.0], np.cumsum(points)))
+        n = np.searchsorted(points, at, side="right")
+        return n * at - sums[n]
+    return above(start) - above(finish)
+
+
 def _earned_schedule(leaf_rows: list[dict], ev: float, cut: datetime) -> dict[str, Any]:
     starts = [t["planned_start"] for t in leaf_rows if t["planned_start"] is not None]
     finishes = [t["planned_finish"] for t in leaf_rows if t["planned_finish"] is not None]
@@ -195,9 +205,8 @@ def _earned_schedule(leaf_rows: list[dict], ev: float, cut: datetime) -> dict[st
     for group in groups.values():
         wt = group[0]["wt"]
         at_k = np.array([wt.days(i) for i in instants])
-        w = np.array([t["weight"] for t in group])
         st = np.array([wt.days(t["planned_start"]) for t in group])
-        curve += np.clip((at_k[:, None] - st[None, :]) / w[None, :], 0.0, 1.0) @ w
+        curve += _ramps(at_k, st, st + np.array([t["weight"] for t in group]))
     curve /= sum(t["weight"] for t in weighted)
     curve[-1] = 1.0
     below = np.nonzero(curve <= ev + 1e-12)[0]
@@ -254,7 +263,7 @@ def _project_values(leaf_rows: list[dict]) -> tuple[float, float] | None:
 
 
 def _earned_history(conn: psycopg.Connection, pid: int, leaf_rows: list[dict],
-                    links: dict[int, list[tuple[int, dict]]], summary: dict,
+                    links: dict[int, list[tuple[int, tuple]]], summary: dict,
                     status_date: date) -> list[dict]:
     """EV(t) at up to HISTORY_SAMPLES days from the planned start to D (the earned S-curve)."""
     if not summary.get("planned_start") or summary.get("at") is None or summary["at"] <= 0:
@@ -332,7 +341,7 @@ def compute(conn: psycopg.Connection, project_code: str, status_date: date, *,
         t["status"] = status(t["ev"], t["pv"], late, cut, s, f)
         _actuals(t, e, starts, cut)
     leaf_rows = [t for t in tasks if t["id"] in leaves]
-    late_element_counts(leaf_rows, links, reports.element, cut, _day)
+    late_ids = late_element_counts(leaf_rows, links, reports.element, cut, _day)
     critical = critical_tasks(conn, model, {t["id"]: t for t in leaf_rows})
 
     def leaf_descendants(tid: int) -> list[dict]:
@@ -411,13 +420,12 @@ def compute(conn: psycopg.Connection, project_code: str, status_date: date, *,
         " ORDER BY check_date DESC LIMIT 1", (pid, status_date)).fetchone()
     summary["card"] = card[0] if card else None
 
-    per_element = element_statuses(leaf_rows, element_tasks, reports.element, reports.task,
-                                   reports.task_finish, cut, status, planned_fraction, _day)
-    late_ids = [eid for eid, v in per_element.items() if v["status"] in ("late_finish", "done_late")]
     result["late_elements"] = [
         {"storey": storey or None, "ifc_class": cls, "count": n}
-        for storey, cls, n in conn.execute(_LATE_BY_PLACE, (late_ids,)).fetchall()] \
+        for storey, cls, n in conn.execute(_LATE_BY_PLACE, (list(late_ids),)).fetchall()] \
         if late_ids else []
     if elements:
-        result["elements"] = per_element
+        result["elements"] = element_statuses(
+            leaf_rows, element_tasks, reports.element, reports.task, reports.task_finish, cut,
+            status, planned_fraction, _day)
     return result
