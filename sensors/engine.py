@@ -18,6 +18,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import attrgetter
 
 import psycopg
 
@@ -29,6 +30,7 @@ from sensors.rules import LEVELS, Event, Runtime
 logger = logging.getLogger(__name__)
 
 ACTOR = "rule-engine"
+_T = attrgetter("t")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,15 @@ def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, timezone.utc)
 
 
+def _peak(peak: float | None, values: list[float]) -> float | None:
+    """The larger in magnitude of ``peak`` and the values (the earlier one on a tie)."""
+    if values:
+        top = max(values, key=abs)
+        if peak is None or abs(top) > abs(peak):
+            return top
+    return peak
+
+
 class Engine:
     def __init__(self) -> None:
         # sensor id → (state version, compiled rules it was built with, runtime)
@@ -53,46 +64,60 @@ class Engine:
 
     def evaluate(self, conn: psycopg.Connection, registry: Registry,
                  readings: list[Reading]) -> list[AlarmChange]:
-        by_sensor: dict[int, dict[float, Reading]] = {}
+        by_sensor: dict[int, list[Reading]] = {}
+        group = by_sensor.get
         for r in readings:
-            by_sensor.setdefault(r.sensor_id, {}).setdefault(r.t, r)  # first of equal ts wins
+            same = group(r.sensor_id)
+            if same is None:
+                by_sensor[r.sensor_id] = [r]
+            else:
+                same.append(r)
         states = conn.execute(
-            "SELECT sensor_id, extract(epoch FROM last_ts), level, open_alarm_id, rule_state, "
-            "version FROM sitewatch.sensor_state WHERE sensor_id = ANY(%s) "
+            "SELECT sensor_id, extract(epoch FROM last_ts)::float8, level, open_alarm_id, version "
+            "FROM sitewatch.sensor_state WHERE sensor_id = ANY(%s) "
             "ORDER BY sensor_id FOR UPDATE", (list(by_sensor),)).fetchall()
-        work = []
-        rebuild = []
-        for sid, last_t, level, open_alarm, rule_state, version in states:
+        work: list[list] = []
+        build: list[tuple[int, int, float | None, str]] = []
+        for sid, last_t, level, open_alarm, version in states:
             info = registry.by_id.get(sid)
             if info is None:
                 continue  # deleted while the batch was in flight
-            last_t = float(last_t) if last_t is not None else None
-            fresh = sorted((r for t, r in by_sensor[sid].items()
-                            if last_t is None or t > last_t), key=lambda r: r.t)
-            if not fresh:
-                continue
+            fresh = by_sensor[sid]
+            if last_t is not None:
+                fresh = [r for r in fresh if r.t > last_t]
+                if not fresh:
+                    continue
+            fresh.sort(key=_T)    # stable: of equal timestamps the first in the batch wins
+            ts = [r.t for r in fresh]
+            if len(set(ts)) < len(ts):
+                fresh = [r for k, r in enumerate(fresh) if k == 0 or ts[k - 1] != r.t]
+                ts = [r.t for r in fresh]
             # Taken out while in use: put back only with the version this transaction writes.
             cached = self._cache.pop(sid, None)
+            runtime = None
             if cached and cached[0] == version and cached[1] is info.rules:
                 runtime = cached[2]
             else:
-                runtime = Runtime(info.rules, rule_state=dict(rule_state or {}),
-                                  level=LEVELS.index(level))
-                if last_t is not None and runtime.history_s > 0:
-                    rebuild.append((sid, last_t - runtime.history_s, last_t, runtime))
-            work.append((sid, info, fresh, runtime, open_alarm))
-        if rebuild:
-            self._rebuild(conn, rebuild)
+                build.append((len(work), sid, last_t, level))
+            work.append([sid, info, fresh, ts, runtime, open_alarm])
+        if build:
+            self._build(conn, work, build)
         changes: list[AlarmChange] = []
         updates = []
         peaks = []
-        for sid, info, fresh, runtime, open_alarm in work:
+        for sid, info, fresh, ts, runtime, open_alarm in work:
+            values = [r.value for r in fresh]
+            # The largest magnitude among the readings seen while an alarm is open, each reading
+            # taken after the events it caused.
             peak = None
-            for r in fresh:
-                for ev in runtime.feed(r.t, r.value):
-                    open_alarm = self._apply(conn, info, ev, r.value, open_alarm, changes)
-                if open_alarm is not None and (peak is None or abs(r.value) > abs(peak)):
-                    peak = r.value
+            start = 0
+            for i, ev in runtime.feed_many(ts, values):
+                if open_alarm is not None:
+                    peak = _peak(peak, values[start:i])
+                open_alarm = self._apply(conn, info, ev, values[i], open_alarm, changes)
+                start = i
+            if open_alarm is not None:
+                peak = _peak(peak, values[start:])
             if open_alarm is not None and peak is not None:
                 peaks.append((open_alarm, peak))
             last = fresh[-1]
@@ -111,6 +136,21 @@ class Engine:
         return changes
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _build(self, conn: psycopg.Connection, work: list, build: list) -> None:
+        """Runtimes from the stored state (rule state, level) and recent readings."""
+        stored: dict[int, dict | None] = dict(conn.execute(
+            "SELECT sensor_id, rule_state FROM sitewatch.sensor_state WHERE sensor_id = ANY(%s)",
+            ([sid for _, sid, _, _ in build],)).fetchall())
+        rebuild = []
+        for k, sid, last_t, level in build:
+            runtime = Runtime(work[k][1].rules, rule_state=dict(stored.get(sid) or {}),
+                              level=LEVELS.index(level))
+            work[k][4] = runtime
+            if last_t is not None and runtime.history_s > 0:
+                rebuild.append((sid, last_t - runtime.history_s, last_t, runtime))
+        if rebuild:
+            self._rebuild(conn, rebuild)
 
     def _rebuild(self, conn: psycopg.Connection, items: list) -> None:
         ids = [sid for sid, *_ in items]
@@ -160,20 +200,27 @@ class Engine:
         return None if event == "closed" else open_alarm
 
     def _store_states(self, conn: psycopg.Connection, updates: list) -> None:
-        # One JSON document for all rows: far cheaper to build than six typed arrays.
-        doc = json.dumps([{"id": sid, "ts": ts.isoformat(), "value": value, "level": level,
-                           "alarm": alarm, "rs": rs} for sid, ts, value, level, alarm, rs, _
-                          in updates], separators=(",", ":"))
+        # One JSON document for all rows: far cheaper to build than six typed arrays.  A sensor
+        # whose rules stayed calm (the usual case) changed only its latest reading: its level,
+        # open alarm and rule state are left as stored, and not sent.
+        doc = json.dumps([
+            {"id": sid, "ts": ts.isoformat(), "value": value, "full": True, "level": level,
+             "alarm": alarm, "rs": rs} if runtime.dirty else
+            {"id": sid, "ts": ts.isoformat(), "value": value}
+            for sid, ts, value, level, alarm, rs, runtime in updates], separators=(",", ":"))
         rows = conn.execute(
             "UPDATE sitewatch.sensor_state s SET last_ts = u.ts, last_value = u.value, "
-            "level = u.level, open_alarm_id = u.alarm, rule_state = u.rs, "
+            "level = CASE WHEN u.full THEN u.level ELSE s.level END, "
+            "open_alarm_id = CASE WHEN u.full THEN u.alarm ELSE s.open_alarm_id END, "
+            "rule_state = CASE WHEN u.full THEN u.rs ELSE s.rule_state END, "
             "version = nextval('sitewatch.sensor_state_version_seq'), updated_at = now() "
             "FROM jsonb_to_recordset(%s::jsonb) AS u (id bigint, ts timestamptz, "
-            "value double precision, level text, alarm bigint, rs jsonb) "
+            "value double precision, \"full\" boolean, level text, alarm bigint, rs jsonb) "
             "WHERE s.sensor_id = u.id RETURNING s.sensor_id, s.version", (doc,)).fetchall()
         versions: dict[int, int] = dict(rows)
         for sid, *_, runtime in updates:
             if sid in versions:
+                runtime.dirty = False
                 self._cache[sid] = (versions[sid], runtime.rules, runtime)
 
     def _announce(self, conn: psycopg.Connection, changes: list[AlarmChange]) -> None:

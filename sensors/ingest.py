@@ -1,9 +1,24 @@
 """Readings in: parse and check messages, write a batch in one transaction, dead-letter the rest.
 
-Both ingest paths (MQTT and HTTP) turn each message into a :class:`Reading` or a
-:class:`Rejected` with a reason, then call :func:`write_batch`: the readings go through ``COPY``
-(binary) into a session temp table and on with ``INSERT ... ON CONFLICT (sensor_id, ts) DO
-NOTHING``, so a redelivered message never duplicates a row; the rejects go to
+Payloads.  An MQTT message on ``{prefix}/{project_code}/{sensor_code}`` carries one reading of
+that sensor, ``{"ts": ISO 8601 with offset, "value": number, "unit"?, "seq"?}``, or several: a
+JSON array of such objects, or ``{"readings": [...]}`` (a gateway that buffers readings sends
+them in one message).  Each element is checked like a single reading: the good ones are stored,
+each bad one becomes a dead letter of its own (its reason, ``readings[i]: ...`` as the detail and
+the element's JSON as the payload), so one bad element never costs the rest of its message.  A
+message is one dead letter, with its raw payload, when it is not JSON, is too large, names an
+unknown sensor, holds no readings (``no_readings``) or more than
+``ingest_max_readings_per_message`` (default 1,000: ``too_many_readings``).  HTTP ingest
+(``POST /api/v1/readings``) takes an array of ``{project_code, sensor_code, ts, value, unit?,
+seq?}`` (or ``{"readings": [...]}``) and checks every element the same way.
+
+Writing.  Both ingest paths turn their messages into :class:`Reading` and :class:`Rejected`
+items and call :func:`write_batch`.  The readings are COPY'd (binary) straight into
+``sitewatch.reading`` inside a savepoint; when one of them is stored already (a redelivery after a
+crash, or the same reading twice) the savepoint is rolled back and the batch takes the careful
+way: COPY into a session temp table, then ``INSERT ... ON CONFLICT (sensor_id, ts) DO NOTHING``,
+so a redelivered message never duplicates a row.  Redeliveries come in runs, so after a conflict
+the next few batches of that connection go the careful way directly.  The rejects go to
 ``sitewatch.dead_letter`` with the reason and the raw payload; the rule engine evaluates the new
 readings; all of it commits together.  Month partitions are created before the batch, in a short
 transaction of their own.
@@ -11,6 +26,7 @@ transaction of their own.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -19,15 +35,17 @@ import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 
 import psycopg
+from psycopg import sql
 
 from sensors.kinds import canonical_unit
-from sensors.registry import Registry
+from sensors.registry import Registry, SensorInfo
 from sensors.settings import SensorSettings
 
 _fast_loads: Callable[[bytes], object] | None
-try:  # optional, 3-4x faster; outcomes are the same (see _parse_json)
+try:  # 3-4x faster than the standard parser; outcomes are the same (see _parse_json)
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover
     _fast_loads = None
@@ -38,7 +56,10 @@ REASONS = {
     "too_large": "the payload is larger than the configured limit",
     "bad_topic": "the topic is not {prefix}/{project_code}/{sensor_code}",
     "not_json": "the payload is not JSON (UTF-8)",
-    "not_object": "the payload is not a JSON object",
+    "not_object": "the payload (or an element of its readings) is not a JSON object",
+    "bad_readings": "readings is not a JSON array",
+    "no_readings": "the message holds an empty list of readings",
+    "too_many_readings": "the message holds more readings than the configured limit",
     "missing_field": "a required field is missing",
     "unknown_project": "no project has this code",
     "unknown_sensor": "the project has no sensor with this code",
@@ -53,6 +74,12 @@ REASONS = {
     "db_error": "the database refused the reading",
 }
 _INT64 = 2 ** 63
+_isfinite = math.isfinite
+_fromisoformat = datetime.fromisoformat
+_timestamp = datetime.timestamp
+_FLOAT, _NUMBERS, _STR = {float}, {float, int}, {str}
+_NO_SEQ, _SEQS = {type(None)}, {int, type(None)}
+_unit = functools.lru_cache(maxsize=512)(canonical_unit)   # gateways repeat a few spellings
 
 
 @dataclass(slots=True)
@@ -90,21 +117,38 @@ class Checker:
     settings: SensorSettings
     now: float = field(default_factory=time.time)
 
-    def mqtt(self, topic: str, payload: bytes) -> Reading | Rejected:
-        if len(payload) > self.settings.ingest_max_payload_bytes:
-            return Rejected("too_large", f"{len(payload)} bytes", payload[:1024], topic)
+    def __post_init__(self) -> None:
+        s = self.settings
+        self._latest = self.now + s.ingest_max_future_skew_s
+        self._earliest = self.now - s.ingest_max_age_days * 86400
+        self._max_bytes, self._prefix = s.ingest_max_payload_bytes, s.mqtt_topic_prefix
+
+    def message(self, topic: str, payload: bytes) -> list[Reading | Rejected]:
+        """One MQTT message: its readings and rejects, in payload order (at least one item)."""
+        if len(payload) > self._max_bytes:
+            return [Rejected("too_large", f"{len(payload)} bytes", payload[:1024], topic)]
         parts = topic.split("/")
-        if len(parts) != 3 or parts[0] != self.settings.mqtt_topic_prefix or not all(parts):
-            return Rejected("bad_topic", topic, payload, topic)
+        if len(parts) != 3 or parts[0] != self._prefix or not parts[1] or not parts[2]:
+            return [Rejected("bad_topic", topic, payload, topic)]
         try:
             obj = _parse_json(payload)
         except ValueError as exc:  # also UnicodeDecodeError
-            return Rejected("not_json", str(exc)[:200], payload, topic)
-        return self._check(parts[1], parts[2], obj, payload, topic, "mqtt")
+            return [Rejected("not_json", str(exc)[:200], payload, topic)]
+        project, sensor = parts[1], parts[2]
+        if type(obj) is list:
+            items = obj
+        elif type(obj) is dict and "readings" in obj:
+            items = obj["readings"]
+            if type(items) is not list:
+                return [Rejected("bad_readings", f"readings is {type(items).__name__}", payload,
+                                 topic, "mqtt", project)]
+        else:
+            return [self._check(project, sensor, obj, payload, topic, "mqtt")]
+        return self._elements(project, sensor, items, payload, topic)
 
     def item(self, item: object, scope: str | None = None) -> Reading | Rejected:
         """One element of an HTTP batch: {project_code, sensor_code, ts, value, unit?, seq?}."""
-        raw = json.dumps(item, ensure_ascii=False, allow_nan=True, default=str).encode()
+        raw = _element_json(item)
         if not isinstance(item, dict):
             return Rejected("not_object", type(item).__name__, raw, None, "http")
         project, sensor = item.get("project_code"), item.get("sensor_code")
@@ -115,52 +159,134 @@ class Checker:
             return Rejected("out_of_scope", f"token scope {scope}", raw, None, "http", project)
         return self._check(project, sensor, item, raw, None, "http")
 
-    def _check(self, project: str, sensor: str, obj: object, raw: bytes, topic: str | None,
-               source: str) -> Reading | Rejected:
-        def reject(reason: str, detail: str) -> Rejected:
-            return Rejected(reason, detail, raw, topic, source, project)
+    def _elements(self, project: str, sensor: str, items: list, payload: bytes,
+                  topic: str) -> list[Reading | Rejected]:
+        """The readings of a batched message, all of one sensor."""
+        def whole(reason: str, detail: str) -> list[Reading | Rejected]:
+            return [Rejected(reason, detail, payload, topic, "mqtt", project)]
 
-        if not isinstance(obj, dict):
-            return reject("not_object", f"got {type(obj).__name__}")
-        missing = [k for k in ("ts", "value") if k not in obj]
-        if missing:
-            return reject("missing_field", ", ".join(missing))
+        cap = self.settings.ingest_max_readings_per_message
+        if not items:
+            return whole("no_readings", "[]")
+        if len(items) > cap:
+            return whole("too_many_readings", f"{len(items)} readings, at most {cap} per message")
         info = self.registry.lookup(project, sensor)
         if info is None:
-            return reject("unknown_sensor", f"{project}/{sensor}")
-        value = obj["value"]
+            return whole("unknown_sensor", f"{project}/{sensor}")
+        good = self._all_good(info, items)
+        if good is not None:
+            return good     # type: ignore[return-value]
+        out: list[Reading | Rejected] = []
+        append, reading = out.append, self._reading
+        for item in items:
+            append(reading(info, item))   # type: ignore[arg-type]
+        for i, r in enumerate(out):
+            if type(r) is tuple:
+                reason, detail = r
+                out[i] = Rejected(reason, f"readings[{i}]: {detail}", _element_json(items[i]),
+                                  topic, "mqtt", project)
+        return out
+
+    def _all_good(self, info: SensorInfo, items: list) -> list[Reading] | None:
+        """The readings when every element passes (the usual case), checked field by field
+        across the elements, which costs less than element by element; None when any element
+        may fail (:meth:`_reading` then finds which, and why)."""
+        try:
+            values = [obj["value"] for obj in items]
+            stamps = [obj["ts"] for obj in items]
+        except (KeyError, TypeError):       # a missing field, an element that is no object
+            return None
+        kinds = set(map(type, values))
+        if kinds != _FLOAT:
+            if not kinds <= _NUMBERS:
+                return None
+            try:
+                values = [float(v) for v in values]
+            except OverflowError:
+                return None
+        if not all(map(_isfinite, values)) or set(map(type, stamps)) != _STR:
+            return None
+        if {obj.get("unit") for obj in items} != {None}:
+            return None                     # units given: checked one by one
+        try:
+            dts = list(map(_fromisoformat, stamps))
+        except ValueError:
+            return None
+        if None in {dt.tzinfo for dt in dts}:
+            return None
+        ts = list(map(_timestamp, dts))
+        if min(ts) < self._earliest or max(ts) > self._latest:
+            return None
+        seqs = [obj.get("seq") for obj in items]
+        kinds = set(map(type, seqs))
+        if kinds != _NO_SEQ:
+            if not kinds <= _SEQS:
+                return None
+            numbers = [seq for seq in seqs if seq is not None]
+            if min(numbers) < -_INT64 or max(numbers) >= _INT64:
+                return None
+        return list(map(Reading, repeat(info.id), dts, ts, values, seqs))
+
+    def _check(self, project: str, sensor: str, obj: object, raw: bytes, topic: str | None,
+               source: str) -> Reading | Rejected:
+        """A single reading: shape, then the sensor, then the fields."""
+        if not isinstance(obj, dict):
+            return Rejected("not_object", f"got {type(obj).__name__}", raw, topic, source, project)
+        if "ts" not in obj or "value" not in obj:
+            return Rejected("missing_field", ", ".join(k for k in ("ts", "value") if k not in obj),
+                            raw, topic, source, project)
+        info = self.registry.by_topic.get((project, sensor))
+        if info is None:
+            return Rejected("unknown_sensor", f"{project}/{sensor}", raw, topic, source, project)
+        r = self._reading(info, obj)
+        if type(r) is tuple:
+            return Rejected(r[0], r[1], raw, topic, source, project)
+        return r   # type: ignore[return-value]
+
+    def _reading(self, info: SensorInfo, obj: object) -> Reading | tuple[str, str]:
+        """The fields of one reading object: a :class:`Reading`, or (reason, detail)."""
+        if not isinstance(obj, dict):
+            return "not_object", f"got {type(obj).__name__}"
+        try:
+            value = obj["value"]
+            stamp = obj["ts"]
+        except KeyError:
+            return "missing_field", ", ".join(k for k in ("ts", "value") if k not in obj)
         kind = type(value)
         if kind is int:
             try:
                 value = float(value)
             except OverflowError:
-                return reject("not_finite", "value overflows a double")
+                return "not_finite", "value overflows a double"
         elif kind is not float:   # bool is not a number here
-            return reject("bad_value", f"value is {kind.__name__}")
-        if not math.isfinite(value):
-            return reject("not_finite", repr(value))
+            return "bad_value", f"value is {kind.__name__}"
+        if not _isfinite(value):
+            return "not_finite", repr(value)
         unit = obj.get("unit")
-        if unit is not None and (not isinstance(unit, str) or canonical_unit(unit) != info.unit):
-            return reject("wrong_unit", f"got {unit!r}, sensor measures {info.unit}")
-        stamp = obj["ts"]
-        if not isinstance(stamp, str):
-            return reject("bad_ts", f"ts is {type(stamp).__name__}")
+        if unit is not None and (type(unit) is not str or _unit(unit) != info.unit):
+            return "wrong_unit", f"got {unit!r}, sensor measures {info.unit}"
+        if type(stamp) is not str:
+            return "bad_ts", f"ts is {type(stamp).__name__}"
         try:
-            dt = datetime.fromisoformat(stamp)
+            dt = _fromisoformat(stamp)
         except ValueError:
-            return reject("bad_ts", stamp[:64])
-        if dt.tzinfo is None or dt.utcoffset() is None:
-            return reject("bad_ts", f"{stamp[:64]} has no UTC offset")
+            return "bad_ts", stamp[:64]
+        if dt.tzinfo is None:   # fromisoformat gives a fixed offset or none
+            return "bad_ts", f"{stamp[:64]} has no UTC offset"
         t = dt.timestamp()
-        if t > self.now + self.settings.ingest_max_future_skew_s:
-            return reject("future_ts", f"{stamp} is {t - self.now:.0f} s ahead")
-        if t < self.now - self.settings.ingest_max_age_days * 86400:
-            return reject("too_old", stamp)
+        if t > self._latest:
+            return "future_ts", f"{stamp} is {t - self.now:.0f} s ahead"
+        if t < self._earliest:
+            return "too_old", stamp
         seq = obj.get("seq")
-        if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)
-                                or not -_INT64 <= seq < _INT64):
-            return reject("bad_seq", repr(seq)[:64])
+        if seq is not None and (type(seq) is not int or not -_INT64 <= seq < _INT64):
+            return "bad_seq", repr(seq)[:64]
         return Reading(info.id, dt, t, value, seq)
+
+
+def _element_json(item: object) -> bytes:
+    """An element as JSON (what a dead letter keeps of one bad reading in a batch)."""
+    return json.dumps(item, ensure_ascii=False, allow_nan=True, default=str).encode()
 
 
 def _parse_json(payload: bytes) -> object:
@@ -225,13 +351,35 @@ class Partitions:
 
 
 def months_of(readings: Iterable[Reading]) -> set[tuple[int, int]]:
-    return {time.gmtime(r.t)[:2] for r in readings}  # type: ignore[misc]
+    """The UTC months from the earliest to the latest reading (those between included: a month
+    without readings only gets its partition early)."""
+    times = [r.t for r in readings]
+    if not times:
+        return set()
+    y0, m0 = time.gmtime(min(times))[:2]
+    y1, m1 = time.gmtime(max(times))[:2]
+    return {(m // 12, m % 12 + 1) for m in range(y0 * 12 + m0 - 1, y1 * 12 + m1)}
 
 
 # -- writing ------------------------------------------------------------------------------------
 
-_TEMP_READY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+CAREFUL_BATCHES = 20   # after a conflict, batches written the careful way before trying COPY again
 
+
+@dataclass
+class _Session:
+    """What write_batch remembers per connection."""
+
+    temp_ready: bool = False   # pg_temp.reading_in exists
+    careful: int = 0           # batches left to write through the temp table
+
+
+_SESSIONS: weakref.WeakKeyDictionary[psycopg.Connection, _Session] = weakref.WeakKeyDictionary()
+
+_COPY = sql.SQL("COPY {} (sensor_id, ts, value, seq) FROM STDIN (FORMAT BINARY)")
+_READING = sql.Identifier("sitewatch", "reading")
+_READING_IN = sql.Identifier("pg_temp", "reading_in")
+_COPY_TYPES = ["int8", "timestamptz", "float8", "int8"]
 _INSERT = """
 INSERT INTO sitewatch.reading (sensor_id, ts, value, seq)
 SELECT sensor_id, ts, value, seq FROM pg_temp.reading_in
@@ -239,11 +387,43 @@ ON CONFLICT (sensor_id, ts) DO NOTHING
 """
 
 
-def _ensure_temp(conn: psycopg.Connection) -> None:
-    if _TEMP_READY.get(conn) is None:
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS reading_in (sensor_id bigint, "
-                     "ts timestamptz, value double precision, seq bigint) ON COMMIT DELETE ROWS")
-        _TEMP_READY[conn] = True
+def _session(conn: psycopg.Connection) -> _Session:
+    session = _SESSIONS.get(conn)
+    if session is None:
+        session = _SESSIONS[conn] = _Session()
+    return session
+
+
+def _copy(cur: psycopg.Cursor, table: sql.Identifier, readings: list[Reading]) -> None:
+    with cur.copy(_COPY.format(table)) as copy:
+        copy.set_types(_COPY_TYPES)
+        write = copy.write_row
+        for r in readings:
+            write((r.sensor_id, r.dt, r.value, r.seq))
+
+
+def _store(conn: psycopg.Connection, readings: list[Reading]) -> int:
+    """Write the readings inside the open transaction; the number of new rows."""
+    session = _session(conn)
+    with conn.cursor() as cur:
+        if session.careful:
+            session.careful -= 1
+        else:
+            try:
+                with conn.transaction():   # a savepoint: a conflict undoes only the COPY
+                    _copy(cur, _READING, readings)
+                return len(readings)
+            except psycopg.errors.UniqueViolation:
+                session.careful = CAREFUL_BATCHES
+                logger.debug("batch of %d holds stored readings; writing it with ON CONFLICT",
+                             len(readings))
+        if not session.temp_ready:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS reading_in (sensor_id bigint, "
+                        "ts timestamptz, value double precision, seq bigint) ON COMMIT DELETE ROWS")
+            session.temp_ready = True
+        _copy(cur, _READING_IN, readings)
+        cur.execute(_INSERT)
+        return cur.rowcount
 
 
 def _relabel_unknown(conn: psycopg.Connection, rejected: list[Rejected]) -> None:
@@ -268,7 +448,8 @@ def write_batch(conn: psycopg.Connection, readings: list[Reading], rejected: lis
     try:
         _write(conn, readings, rejected, result, engine, registry)
     except BaseException as exc:
-        _TEMP_READY.pop(conn, None)  # a rolled-back transaction takes a new temp table with it
+        # A rolled-back transaction takes a temp table it created with it.
+        _SESSIONS.pop(conn, None)
         if isinstance(exc, psycopg.errors.CheckViolation):
             partitions.forget()      # "no partition for row": someone dropped one; look again
         raise
@@ -279,15 +460,7 @@ def _write(conn: psycopg.Connection, readings: list[Reading], rejected: list[Rej
            result: BatchResult, engine, registry: Registry | None) -> None:
     with conn.transaction():
         if readings:
-            _ensure_temp(conn)
-            with conn.cursor() as cur:
-                with cur.copy("COPY pg_temp.reading_in (sensor_id, ts, value, seq) "
-                              "FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["int8", "timestamptz", "float8", "int8"])
-                    for r in readings:
-                        copy.write_row((r.sensor_id, r.dt, r.value, r.seq))
-                cur.execute(_INSERT)
-                result.accepted = cur.rowcount
+            result.accepted = _store(conn, readings)
             result.duplicate = len(readings) - result.accepted
         if rejected:
             _relabel_unknown(conn, rejected)

@@ -57,6 +57,7 @@ class Registry:
                 info = _info(sid, project_code, code, kind, unit, rules_json)
             by_topic[(project_code, code)] = info
             by_id[sid] = info
+        # The version last: the MQTT worker's network thread reads it before its lookups.
         self.by_topic, self.by_id, self.version = by_topic, by_id, version
         logger.debug("sensor registry v%s: %d sensors", version, len(by_id))
         return True

@@ -83,6 +83,12 @@ class Rule:
         """(level the latest reading shows, metric the clear level is compared with)."""
         raise NotImplementedError
 
+    def quiet(self, rt: Runtime, t: float, value: float) -> bool:
+        """True when, from the normal level, this reading leaves the rule normal and its state
+        untouched (what :meth:`evaluate` would grade, without its bookkeeping); False when
+        unsure."""
+        return False
+
     def active(self, t: float) -> bool:
         return True
 
@@ -113,6 +119,13 @@ class Threshold(Rule):
             metric = 100.0 * metric / self.percent_of
         return self._grade(metric), metric
 
+    def quiet(self, rt: Runtime, t: float, value: float) -> bool:
+        # Below warning the rule is normal whether or not its hours are on.
+        metric = abs(value) if self.use_abs else value
+        if self.percent_of:
+            metric = 100.0 * metric / self.percent_of
+        return metric < self.warning
+
 
 @dataclass
 class RollingMean(Rule):
@@ -133,6 +146,9 @@ class RollingMean(Rule):
             st["period"] = period
         return (ALARM if st["count"] > self.allowed else WARNING), metric
 
+    def quiet(self, rt: Runtime, t: float, value: float) -> bool:
+        return rt.mean(self.window_s) < self.warning   # exceedances count only at alarm
+
 
 @dataclass
 class Cumulative(Rule):
@@ -141,6 +157,9 @@ class Cumulative(Rule):
     def evaluate(self, rt: Runtime, t: float, value: float, st: dict) -> tuple[int, float | None]:
         metric = abs(value - self.baseline)
         return self._grade(metric), metric
+
+    def quiet(self, rt: Runtime, t: float, value: float) -> bool:
+        return abs(value - self.baseline) < self.warning
 
 
 @dataclass
@@ -161,6 +180,13 @@ class Rate(Rule):
         if len(rates) == self.days and min(rates) >= self.alarm:
             return ALARM, rates[0]
         return (WARNING if rates[0] >= self.warning else NORMAL), rates[0]
+
+    def quiet(self, rt: Runtime, t: float, value: float) -> bool:
+        # Warning needs the latest day's rate at warning; alarm needs every day's at alarm.
+        start = rt.at_or_before(t - DAY)
+        if start is None or start[0] >= t:
+            return True
+        return abs(value - start[1]) / ((t - start[0]) / DAY) < self.warning
 
 
 def _levels(spec: dict, rule_id: str) -> dict[str, float]:
@@ -256,15 +282,23 @@ class Runtime:
         known = {r.id for r in self.rules}
         # Rules removed since: forget their state (the next reading re-grades the sensor, and
         # closes its episode when no remaining rule holds it open).
-        self.rule_state = {k: v for k, v in self.rule_state.items() if k in known}
+        kept = {k: v for k, v in self.rule_state.items() if k in known}
+        # True once level or rule_state may differ from what it was built with (or last stored).
+        self.dirty = len(kept) != len(self.rule_state)
+        self.rule_state = kept
         self.history_s = max((r.history_s for r in self.rules), default=0.0)
         for rule in self.rules:
             if isinstance(rule, RollingMean):
                 self._sums.setdefault(rule.window_s, [self.head, 0.0])
+        # Threshold and cumulative rules look at the reading alone: no series to keep.
+        self._keep = self.history_s > 0 or bool(self._sums)
+        self._calm_now = self._calm()
 
     # -- the series ------------------------------------------------------------------------------
 
     def _append(self, t: float, value: float) -> None:
+        if not self._keep:
+            return
         self.ts.append(t)
         self.values.append(value)
         for window, acc in self._sums.items():
@@ -307,9 +341,47 @@ class Runtime:
     def rule_level(self, rule_id: str) -> int:
         return self.rule_state.get(rule_id, {}).get("level", NORMAL)
 
+    def _calm(self) -> bool:
+        """Every rule normal, with a state of its own (the shortcut of :meth:`feed` applies)."""
+        states = self.rule_state
+        return self.level == NORMAL and all(
+            rule.id in states and states[rule.id].get("level", NORMAL) == NORMAL
+            for rule in self.rules)
+
     def feed(self, t: float, value: float) -> list[Event]:
         """Evaluate one reading (newer than every reading fed before); the events it causes."""
         self._append(t, value)
+        if self._calm_now:
+            # The usual case: every rule normal and this reading keeps them so; nothing changes.
+            for rule in self.rules:
+                if not rule.quiet(self, t, value):
+                    break
+            else:
+                return []
+        return self._judge(t, value)
+
+    def feed_many(self, ts: list[float], values: list[float]) -> list[tuple[int, Event]]:
+        """:meth:`feed` for a run of readings in time order (each newer than the one before);
+        the events, each with the index of the reading that caused it."""
+        out: list[tuple[int, Event]] = []
+        rules, append, keep = self.rules, self._append, self._keep
+        for i, t in enumerate(ts):
+            value = values[i]
+            if keep:
+                append(t, value)
+            if self._calm_now:
+                for rule in rules:
+                    if not rule.quiet(self, t, value):
+                        break
+                else:
+                    continue
+            for event in self._judge(t, value):
+                out.append((i, event))
+        return out
+
+    def _judge(self, t: float, value: float) -> list[Event]:
+        """Grade every rule on the reading just appended; the event it causes, if any."""
+        self.dirty = True
         before = self.level
         level = NORMAL
         leader: tuple[int, Rule, float | None] | None = None
@@ -335,6 +407,7 @@ class Runtime:
             if new > prev and (leader is None or new > leader[0]):
                 leader = (new, rule, metric)
         self.level = level
+        self._calm_now = self._calm()
         if level > before and leader is not None:
             new, rule, metric = leader
             kind = "opened" if before == NORMAL else "escalated"

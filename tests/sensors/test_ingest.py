@@ -14,7 +14,7 @@ from psycopg import sql
 
 from sensors.engine import Engine
 from sensors.ingest import Checker, Partitions, Reading, Rejected, write_batch
-from sensors.registry import Registry
+from sensors.registry import Registry, SensorInfo
 from sensors.settings import SensorSettings
 from tests.sensors.conftest import add_sensor
 
@@ -85,15 +85,20 @@ def test_mqtt_payloads_are_checked_too(sconn, noise_sensor):
     check = Checker(registry, SETTINGS)
     topic = f"sitewatch/{noise_sensor}/N-1"
     ok = json.dumps({"ts": iso(time.time()), "value": 51.5, "unit": "dBA", "seq": 3}).encode()
-    assert isinstance(check.mqtt(topic, ok), Reading)
-    assert check.mqtt(topic, b"{not json").reason == "not_json"
-    assert check.mqtt(topic, b"\xff\xfe\x00").reason == "not_json"
-    assert check.mqtt(topic, b"[1, 2]").reason == "not_object"
-    assert check.mqtt(topic, b'{"ts": "2026-01-01T00:00:00Z", "value": NaN}').reason == \
-        "not_finite"
-    assert check.mqtt(f"sitewatch/{noise_sensor}", ok).reason == "bad_topic"
-    assert check.mqtt(f"other/{noise_sensor}/N-1", ok).reason == "bad_topic"
-    assert check.mqtt(topic, b"x" * 20000).reason == "too_large"
+
+    def reason(topic: str, payload: bytes) -> str:
+        [item] = check.message(topic, payload)
+        return item.reason
+
+    [reading] = check.message(topic, ok)
+    assert isinstance(reading, Reading) and (reading.value, reading.seq) == (51.5, 3)
+    assert reason(topic, b"{not json") == "not_json"
+    assert reason(topic, b"\xff\xfe\x00") == "not_json"
+    assert reason(topic, b'"just a string"') == "not_object"
+    assert reason(topic, b'{"ts": "2026-01-01T00:00:00Z", "value": NaN}') == "not_finite"
+    assert reason(f"sitewatch/{noise_sensor}", ok) == "bad_topic"
+    assert reason(f"other/{noise_sensor}/N-1", ok) == "bad_topic"
+    assert reason(topic, b"x" * (SETTINGS.ingest_max_payload_bytes + 1)) == "too_large"
 
 
 def test_duplicates_are_ignored_and_counted(sconn, noise_sensor):
@@ -157,3 +162,125 @@ def test_a_dropped_partition_is_noticed_and_made_again(sconn, noise_sensor):
     with pytest.raises(psycopg.errors.CheckViolation):   # the cache still believed in it
         ingest_items(sconn, [item(t + 1)], partitions=parts)
     assert ingest_items(sconn, [item(t + 1)], partitions=parts)[0].accepted == 1
+
+
+def test_a_batched_payload_is_checked_element_by_element(sconn, noise_sensor):
+    registry = Registry()
+    registry.refresh(sconn)
+    topic = f"sitewatch/{noise_sensor}/N-1"
+    t = time.time() - 600
+    elements = [
+        {"ts": iso(t), "value": 50.5, "seq": 1},
+        {"ts": iso(t + 1), "value": "loud"},                       # bad_value
+        {"ts": iso(t + 2), "value": 51, "unit": "dBA"},
+        {"value": 52.0},                                           # missing_field
+        [53.0],                                                    # not_object
+        {"ts": iso(t + 5), "value": 54.0, "unit": "mm"},           # wrong_unit
+        {"ts": "2026-11-01T10:00:00", "value": 55.0},              # bad_ts (no offset)
+        {"ts": iso(t + 7), "value": 56.0, "seq": 2.5},             # bad_seq
+        {"ts": iso(t + 8), "value": 57.0},
+    ]
+    for payload in (json.dumps(elements).encode(), json.dumps({"readings": elements}).encode(),
+                    json.dumps(elements[:-1]).encode()[:-1] + b', {"ts": "%s", "value": NaN}]'
+                    % iso(t + 8).encode()):
+        parsed = Checker(registry, SETTINGS).message(topic, payload)
+        assert len(parsed) == len(elements)
+        good = [p for p in parsed if isinstance(p, Reading)]
+        assert [r.value for r in good] == [50.5, 51.0, 57.0][:len(good)]
+        bad = [p for p in parsed if isinstance(p, Rejected)]
+        assert [(b.reason, b.detail.split(":")[0]) for b in bad][:6] == [
+            ("bad_value", "readings[1]"), ("missing_field", "readings[3]"),
+            ("not_object", "readings[4]"), ("wrong_unit", "readings[5]"),
+            ("bad_ts", "readings[6]"), ("bad_seq", "readings[7]")]
+        assert all(b.topic == topic and b.source == "mqtt" for b in bad)
+    # The last payload ended with NaN: that element alone is refused.
+    assert (bad[-1].reason, bad[-1].detail.split(":")[0]) == ("not_finite", "readings[8]")
+    # Each dead letter keeps its own element; the good readings of the message are stored.
+    parsed = Checker(registry, SETTINGS).message(topic, json.dumps(elements).encode())
+    result = write_batch(sconn, [p for p in parsed if isinstance(p, Reading)],
+                         [p for p in parsed if isinstance(p, Rejected)], partitions=Partitions(),
+                         engine=Engine(), registry=registry)
+    assert (result.accepted, result.rejected) == (3, 6)
+    rows = sconn.execute("SELECT reason, detail, payload FROM sitewatch.dead_letter ORDER BY id"
+                         ).fetchall()
+    assert [json.loads(bytes(r[2])) for r in rows] == [elements[i] for i in (1, 3, 4, 5, 6, 7)]
+    assert rows[0][1] == "readings[1]: value is str"
+    assert sconn.execute("SELECT array_agg(value ORDER BY ts) FROM sitewatch.reading"
+                         ).fetchone()[0] == [50.5, 51.0, 57.0]
+
+
+def test_whole_message_refusals_of_a_batched_payload(sconn, noise_sensor):
+    registry = Registry()
+    registry.refresh(sconn)
+    settings = SETTINGS.model_copy(update={"ingest_max_readings_per_message": 5})
+    check = Checker(registry, settings)
+    topic = f"sitewatch/{noise_sensor}/N-1"
+    one = {"ts": iso(time.time() - 60), "value": 50.0}
+
+    def refused(topic: str, payload: bytes) -> tuple[str, str, bytes]:
+        [item] = check.message(topic, payload)
+        assert isinstance(item, Rejected)
+        return item.reason, item.detail, item.payload
+
+    over = json.dumps([one] * 6).encode()
+    assert refused(topic, over) == ("too_many_readings", "6 readings, at most 5 per message", over)
+    assert len(check.message(topic, json.dumps([one] * 5).encode())) == 5
+    assert refused(topic, b"[]")[0] == "no_readings"
+    assert refused(topic, b'{"readings": []}')[0] == "no_readings"
+    assert refused(topic, b'{"readings": {"ts": 1}}')[0] == "bad_readings"
+    assert refused(f"sitewatch/{noise_sensor}/NOPE", json.dumps([one, one]).encode())[0] == \
+        "unknown_sensor"
+    # The default cap is 1,000 readings.
+    assert len(Checker(registry, SETTINGS).message(topic, json.dumps([one] * 1000).encode())) \
+        == 1000
+    assert refused(topic, b"x")[0] == "not_json"
+
+
+def test_stored_and_repeated_readings_in_one_batch_are_counted_not_duplicated(sconn, noise_sensor):
+    t = time.time() - 7200
+
+    def item(i: int, value: float = 40.0) -> dict:
+        return {"project_code": noise_sensor, "sensor_code": "N-1", "ts": iso(t + i),
+                "value": value}
+
+    parts = Partitions()
+    first, _ = ingest_items(sconn, [item(i) for i in range(10)] + [item(3, 99.0)],
+                            partitions=parts)
+    assert (first.accepted, first.duplicate) == (10, 1)
+    # Redelivery mixed with new readings, then new readings only (written the careful way
+    # for a while after a conflict): every count is right, no row twice.
+    again, _ = ingest_items(sconn, [item(i) for i in range(5, 15)], partitions=parts)
+    assert (again.accepted, again.duplicate) == (5, 5)
+    more, _ = ingest_items(sconn, [item(i) for i in range(15, 20)], partitions=parts)
+    assert (more.accepted, more.duplicate) == (5, 0)
+    assert sconn.execute("SELECT count(*), count(DISTINCT ts), max(value) FROM sitewatch.reading"
+                         ).fetchone() == (20, 20, 40.0)
+
+
+def test_the_all_good_shortcut_agrees_with_element_by_element_checks():
+    """A batch is checked across its elements first; any doubt falls back to one by one.
+    Either way each element gets the outcome a single reading would."""
+    registry = Registry()
+    info = SensorInfo(7, "P-1", "N-1", "noise", "dB(A)", (), {})
+    registry.by_topic[("P-1", "N-1")], registry.by_id[7] = info, info
+    check = Checker(registry, SETTINGS)
+    now = time.time()
+    base = [{"ts": iso(now - 600 + i), "value": 40.0 + i, "seq": i} for i in range(20)]
+    changes = [{}, {"value": 41}, {"value": 10 ** 400}, {"value": True}, {"value": "x"},
+               {"unit": "dBA"}, {"unit": "mm"}, {"ts": "2026-11-01T10:00:00"},
+               {"ts": iso(now + 3600)}, {"ts": iso(now - 500 * 86400)}, {"ts": "soon"},
+               {"seq": None}, {"seq": True}, {"seq": 2 ** 63}, {"seq": -(2 ** 63)}, {"seq": 1.5}]
+    for change in changes:
+        for where in (0, 13):
+            elements = [dict(e) for e in base]
+            elements[where].update(change)
+            got = check.message("sitewatch/P-1/N-1", json.dumps(elements).encode())
+            want = [check._reading(info, e) for e in elements]
+            assert [g.reason if isinstance(g, Rejected) else g for g in got] == \
+                [w[0] if isinstance(w, tuple) else w for w in want], change
+    for drop in ("ts", "value"):
+        elements = [dict(e) for e in base]
+        del elements[5][drop]
+        got = check.message("sitewatch/P-1/N-1", json.dumps(elements).encode())
+        assert [g.reason for g in got if isinstance(g, Rejected)] == ["missing_field"]
+        assert sum(isinstance(g, Reading) for g in got) == 19

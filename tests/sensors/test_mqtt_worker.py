@@ -219,3 +219,111 @@ def test_bad_messages_are_dead_letters_and_the_worker_goes_on(sconn, projects, b
     pub.wait_all()
     assert wait_count(sconn, 3, timeout=30) == 3
     assert sconn.execute("SELECT count(*) FROM sitewatch.dead_letter").fetchone()[0] == len(expected)
+
+
+# -- batched payloads: several readings of one sensor in one message ----------------------------
+
+PER_MESSAGE = 50
+
+
+def batched(code: str, start: float, n: int) -> list[tuple[str, bytes, list[tuple[str, float]]]]:
+    """The readings of :func:`readings` as messages of PER_MESSAGE readings of one sensor (a JSON
+    array, every third message as {"readings": [...]}): (topic, payload, keys)."""
+    by_sensor: dict[str, list[tuple[dict, tuple[str, float]]]] = {}
+    for topic, payload, key in readings(code, start, n):
+        by_sensor.setdefault(topic, []).append((json.loads(payload), key))
+    out = []
+    for topic, items in by_sensor.items():
+        for k in range(0, len(items), PER_MESSAGE):
+            chunk = items[k:k + PER_MESSAGE]
+            body = [obj for obj, _ in chunk]
+            payload = {"readings": body} if len(out) % 3 == 2 else body
+            out.append((topic, json.dumps(payload).encode(), [key for _, key in chunk]))
+    out.sort(key=lambda m: m[2][0][1])          # the sensors' messages interleaved in time
+    return out
+
+
+@pytest.mark.parametrize("fast_io", [True, False], ids=["fast-io", "plain-paho"])
+def test_batched_payloads_kill_9_in_the_middle_exactly_n_rows(sconn, tilt_sensors, broker,
+                                                             publisher, worker_factory, fast_io):
+    n = 5 * N                                       # several of the worker's batches
+    worker = worker_factory(broker.url, fast_io=fast_io).start()
+    msgs = batched(tilt_sensors, time.time() - 3 * 3600, n)
+    assert len(msgs) == n // PER_MESSAGE
+    pub = publisher()
+    three_quarters = len(msgs) * 3 // 4
+    for topic, payload, _ in msgs[:three_quarters]:
+        pub.publish(topic, payload)
+    # Killed while messages are still arriving and a batch is being written: a little after a
+    # commit, when the worker has taken its next batch (it lets a short one fill for 50 ms).
+    deadline = time.monotonic() + 30
+    while count(sconn) < n // 10 and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(0.08)
+    worker.kill9()
+    at_kill = count(sconn)
+    assert 0 < at_kill < n, "the kill should land in the middle of the stream"
+    assert at_kill % PER_MESSAGE == 0, "a message's readings commit together"
+    for topic, payload, _ in msgs[three_quarters:]:     # published while the worker is dead
+        pub.publish(topic, payload)
+    pub.wait_all()
+    worker.start()
+    assert wait_count(sconn, n) == n, worker.tail()
+    assert stored(sconn) == {key for _, _, keys in msgs for key in keys}
+    # Redelivered messages were written the careful way, not refused.
+    assert sconn.execute("SELECT count(*) FROM sitewatch.dead_letter").fetchone()[0] == 0
+
+
+def dead_letters(conn: psycopg.Connection) -> list[tuple[str, str, bytes]]:
+    return [(r[0], r[1], bytes(r[2])) for r in conn.execute(
+        "SELECT reason, detail, payload FROM sitewatch.dead_letter ORDER BY id")]
+
+
+def test_batched_payload_bad_elements_and_over_cap_are_dead_letters(sconn, projects, broker,
+                                                                    publisher, worker_factory):
+    code = projects[0]["code"]
+    add_sensor(sconn, code, "N-1", "noise", "dB(A)")
+    worker = worker_factory(broker.url).start()
+    pub = publisher()
+    topic = f"sitewatch/{code}/N-1"
+    t0 = time.time() - 3600
+    tz = timezone(timedelta(hours=8))
+
+    def stamp(k: float) -> str:
+        return datetime.fromtimestamp(t0 + k, tz).isoformat()
+
+    mixed = [{"ts": stamp(0), "value": 50.5, "seq": 1},
+             {"ts": stamp(1), "value": "loud"},
+             {"ts": stamp(2), "value": 51.0, "unit": "dBA"},
+             {"ts": stamp(3)},
+             {"ts": stamp(4), "value": 52.0, "unit": "mm"},
+             {"ts": stamp(5), "value": 53.0}]
+    over = json.dumps([{"ts": stamp(100 + k), "value": 40.0} for k in range(1001)]).encode()
+    pub.publish(topic, json.dumps(mixed).encode())
+    pub.publish(topic, over)
+    pub.publish(topic, b'{"readings": []}')
+    pub.wait_all()
+    expected = [("bad_value", "readings[1]: value is str", mixed[1]),
+                ("missing_field", "readings[3]: value", mixed[3]),
+                ("wrong_unit", "readings[4]", mixed[4]),
+                ("too_many_readings", "1001 readings, at most 1000 per message", None),
+                ("no_readings", "[]", None)]
+    deadline = time.monotonic() + 30
+    while len(dead_letters(sconn)) < len(expected) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rows = dead_letters(sconn)
+    assert [r[0] for r in rows] == [e[0] for e in expected], worker.tail()
+    for (_, detail, payload), (_, want, element) in zip(rows, expected, strict=True):
+        assert detail.startswith(want)
+        if element is not None:
+            assert json.loads(payload) == element        # the bad element itself
+    assert rows[3][2] == over and rows[4][2] == b'{"readings": []}'   # the raw payload
+    assert sconn.execute("SELECT array_agg(value ORDER BY ts) FROM sitewatch.reading"
+                         ).fetchone()[0] == [50.5, 51.0, 53.0]
+    # Every message was acknowledged after its commit: a restarted worker gets none again.
+    worker.stop()
+    worker.start()
+    pub.publish(topic, json.dumps([{"ts": stamp(10), "value": 49.0}]).encode())
+    pub.wait_all()
+    assert wait_count(sconn, 4, timeout=30) == 4
+    assert len(dead_letters(sconn)) == len(expected)

@@ -3,6 +3,7 @@ with hysteresis, and one episode is one alarm."""
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -160,3 +161,41 @@ def test_percentage_rule_waits_for_its_design_value():
     rt = Runtime(rules)
     assert [e.event for e in rt.feed(0, 3600)] == ["opened"]   # 72 % of 5000 kN
     assert rt.level == ALARM
+
+
+def _reference(rules: dict, series: list[tuple[float, float]]):
+    """Every reading through the full grading (no calm shortcut): events, level, rule state."""
+    rt = Runtime(compile_rules(rules))
+    events = []
+    for t, v in series:
+        rt._append(t, v)
+        events += [(t, e.event, e.rule, e.level, e.value) for e in rt._judge(t, v)]
+    return events, rt.level, rt.rule_state
+
+
+@pytest.mark.parametrize("rules", [NOISE, PM10, WALL, {"load": {
+    "type": "threshold", "percent_of": 200, "abs": True, "warning": 90, "alarm": 100,
+    "clear": 85}}], ids=["noise", "pm10", "wall", "percent-abs"])
+def test_feed_and_feed_many_match_the_full_grading(rules):
+    # Long calm stretches with episodes in between, over three days of 10-minute readings.
+    rnd = random.Random(7)
+    series, value = [], 10.0
+    for k in range(3 * 144):
+        episode = (k // 40) % 3 == 2
+        value = max(0.0, value + rnd.uniform(-1, 1)) if not episode else rnd.uniform(40, 190)
+        series.append((at(0) + 600 * k, round(value if rules is not WALL else value / 5, 2)))
+    expected, level, state = _reference(rules, series)
+    assert any(e[1] == "opened" for e in expected), "the series should raise alarms"
+
+    one = Runtime(compile_rules(rules))
+    got = [(t, e.event, e.rule, e.level, e.value) for t, v in series for e in one.feed(t, v)]
+    assert (got, one.level, one.rule_state) == (expected, level, state)
+
+    many = Runtime(compile_rules(rules))
+    got = []
+    for start in range(0, len(series), 37):      # batches of uneven size
+        chunk = series[start:start + 37]
+        ts, values = [t for t, _ in chunk], [v for _, v in chunk]
+        got += [(ts[i], e.event, e.rule, e.level, e.value)
+                for i, e in many.feed_many(ts, values)]
+    assert (got, many.level, many.rule_state) == (expected, level, state)
