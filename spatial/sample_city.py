@@ -558,10 +558,11 @@ def load(conn: psycopg.Connection, *, projects: int = 300, seed: int = 1) -> dic
                           "FROM STDIN") as copy:
                 for e in enterprises:
                     copy.write_row((e.credit_code, e.name, list(e.roles), stamp))
-            columns = ", ".join(_PROJECT_COLUMNS)
             # Small chunks: the server parses one while we format the next (a queued writer
             # thread measured slower, fighting the formatting loop for the GIL).
-            with cur.copy(f"COPY sitewatch.project ({columns}) FROM STDIN") as copy:
+            copy_sql = sql.SQL("COPY sitewatch.project ({}) FROM STDIN").format(
+                sql.SQL(", ").join(map(sql.Identifier, _PROJECT_COLUMNS)))
+            with cur.copy(copy_sql) as copy:
                 for chunk in _project_chunks(rng, projects, enterprises, geoms, history):
                     copy.write(chunk)
             logger.debug("projects copied at %.2f s", time.perf_counter() - started)

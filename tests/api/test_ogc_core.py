@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from api import create_app
 from api.settings import Settings
@@ -49,13 +50,14 @@ def get_items(client, collection: str = "projects", **params):
     return client.get(f"/ogc/collections/{collection}/items", query_string=params)
 
 
-def sql_scalar(conn: psycopg.Connection, query: str, params: tuple = ()) -> object:
+def sql_scalar(conn: psycopg.Connection, query: sql.Composable, params: tuple = ()) -> object:
     return conn.execute(query, params).fetchone()[0]
 
 
 def sql_codes(conn: psycopg.Connection, where: str = "TRUE", params: tuple = ()) -> set[str]:
     return {r[0] for r in conn.execute(
-        f"SELECT code FROM sitewatch.project t WHERE {where}", params).fetchall()}
+        sql.SQL("SELECT code FROM sitewatch.project t WHERE {}").format(sql.SQL(where)),
+        params).fetchall()}
 
 
 def assert_exception(response, status: int) -> dict:
@@ -166,7 +168,8 @@ def test_number_matched_equals_sql_count(client, city_conn, params, where):
     response = get_items(client, **params)
     assert response.status_code == 200, response.get_data(as_text=True)
     body = json.loads(response.get_data(as_text=True))
-    expected = sql_scalar(city_conn, f"SELECT count(*) FROM sitewatch.project t WHERE {where}")
+    expected = sql_scalar(city_conn, sql.SQL(
+        "SELECT count(*) FROM sitewatch.project t WHERE {}").format(sql.SQL(where)))
     assert body["type"] == "FeatureCollection"
     assert body["numberMatched"] == expected
     assert body["numberReturned"] == len(body["features"]) == min(expected, 10)

@@ -39,7 +39,8 @@ def ids(client, **params) -> set[str]:
 
 def sql_ids(conn, where: str) -> set[str]:
     return {r[0] for r in conn.execute(
-        f"SELECT code FROM sitewatch.project t WHERE {where}").fetchall()}
+        sql.SQL("SELECT code FROM sitewatch.project t WHERE {}").format(sql.SQL(where))
+    ).fetchall()}
 
 
 def assert_clean_400(response) -> dict:

@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from psycopg import sql
 
 from sensors.sample import load_sensors
 from spatial import tokens
@@ -387,7 +388,7 @@ def test_sensors_part2_crs_and_bbox(client, city_conn, sample, series):
 ])
 def test_sensors_part3_filters_match_sql(client, city_conn, sample, series, cql, where):
     expected = {r[0] for r in city_conn.execute(
-        f"SELECT id FROM sitewatch.sensor_feature WHERE {where}")}
+        sql.SQL("SELECT id FROM sitewatch.sensor_feature WHERE {}").format(sql.SQL(where)))}
     got = features(client, SENSORS_ITEMS, filter=cql)
     assert {f["id"] for f in got["features"]} == expected
 

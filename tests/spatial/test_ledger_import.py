@@ -53,8 +53,9 @@ def snapshot(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     """Everything the ledger import may touch, in a comparable form (ends the read transaction)."""
     out = {
         "project": conn.execute(
-            f"SELECT id, {PROJECT_COLUMNS}, ST_AsEWKB(footprint), updated_at"
-            " FROM sitewatch.project ORDER BY code").fetchall(),
+            sql.SQL("SELECT id, {}, ST_AsEWKB(footprint), updated_at"
+                    " FROM sitewatch.project ORDER BY code").format(sql.SQL(PROJECT_COLUMNS))
+        ).fetchall(),
         "enterprise": conn.execute(
             "SELECT credit_code, name, roles FROM sitewatch.enterprise ORDER BY 1").fetchall(),
         "history": conn.execute(

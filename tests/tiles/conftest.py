@@ -54,8 +54,9 @@ def expected_ids(conn: psycopg.Connection, z: int, y: int, x: int,
     """Features a tile must hold, computed independently: ST_Intersects with the tile envelope
     transformed to the storage CRS."""
     rows = conn.execute(
-        f"SELECT {key}::text FROM {table} WHERE ST_Intersects({geom}, "
-        "ST_Transform(ST_TileEnvelope(%s, %s, %s), 4490))", (z, x, y)).fetchall()
+        sql.SQL("SELECT {}::text FROM {} WHERE ST_Intersects({}, "
+                "ST_Transform(ST_TileEnvelope(%s, %s, %s), 4490))").format(
+            sql.SQL(key), sql.SQL(table), sql.SQL(geom)), (z, x, y)).fetchall()
     return {r[0] for r in rows}
 
 
