@@ -68,24 +68,28 @@ def _svg(summary: dict) -> str:
         return "<p>无计划曲线 No planned curve.</p>"
     w, h, pad = 640, 300, 40
     n = len(curve) - 1
+    history = summary.get("earned_curve") or []
+    # Past the planned finish the axis runs on to the status date (the plan stays at 100 %).
+    span = max(float(n), *(p["day"] for p in history)) if history else float(n)
 
     def xy(day: float, frac: float) -> tuple[float, float]:
-        return pad + (w - 2 * pad) * day / n, h - pad - (h - 2 * pad) * frac
+        return pad + (w - 2 * pad) * day / span, h - pad - (h - 2 * pad) * frac
 
-    points = " ".join("{:.1f},{:.1f}".format(*xy(k, v)) for k, v in enumerate(curve))
-    earned = " ".join("{:.1f},{:.1f}".format(*xy(min(p["day"], n), p["ev"]))
-                      for p in [{"day": 0.0, "ev": 0.0}, *summary.get("earned_curve", [])])
+    planned = [*enumerate(curve), *([(span, 1.0)] if span > n else [])]
+    points = " ".join("{:.1f},{:.1f}".format(*xy(k, v)) for k, v in planned)
+    earned = " ".join("{:.1f},{:.1f}".format(*xy(p["day"], p["ev"]))
+                      for p in [{"day": 0.0, "ev": 0.0}, *history])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}">',
              f'<rect x="{pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" '
              'fill="none" stroke="#999"/>',
              f'<polyline fill="none" stroke="#1e88e5" stroke-width="2" points="{points}"/>',
              f'<text x="{pad}" y="{pad - 8}" font-size="12">计划 PV(t)（蓝 blue）与挣得 EV(t)'
-             f'（红 red）, 0–100%, 横轴: 天 days 0–{n}</text>']
+             f'（红 red）, 0–100%, 横轴: 天 days 0–{span:.0f}</text>']
     if summary.get("earned_curve"):
         parts.append(f'<polyline fill="none" stroke="#e53935" stroke-width="2" '
                      f'points="{earned}"/>')
     at, es, ev = summary.get("at"), summary.get("es"), summary.get("ev")
-    if at is not None and ev is not None and 0 <= at <= n:
+    if at is not None and ev is not None and 0 <= at <= span:
         x, y = xy(at, ev)
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="#e53935"/>'
                      f'<text x="{x + 8:.1f}" y="{y:.1f}" font-size="12">EV @ AT</text>')
