@@ -558,14 +558,12 @@ def load(conn: psycopg.Connection, *, projects: int = 300, seed: int = 1) -> dic
                           "FROM STDIN") as copy:
                 for e in enterprises:
                     copy.write_row((e.credit_code, e.name, list(e.roles), stamp))
-            # Small chunks: the server parses one while we format the next (a queued writer
-            # thread measured slower, fighting the formatting loop for the GIL).
+            # Small chunks: the server parses one while we format the next (a writer thread: slower).
             copy_sql = sql.SQL("COPY sitewatch.project ({}) FROM STDIN").format(
                 sql.SQL(", ").join(map(sql.Identifier, _PROJECT_COLUMNS)))
             with cur.copy(copy_sql) as copy:
                 for chunk in _project_chunks(rng, projects, enterprises, geoms, history):
                     copy.write(chunk)
-            logger.debug("projects copied at %.2f s", time.perf_counter() - started)
             with cur.copy("COPY sitewatch.project_stage_history (project_id, stage, entered_on, "
                           "note, recorded_at) FROM STDIN") as copy:
                 for start in range(0, len(history), _HISTORY_CHUNK):
@@ -573,14 +571,11 @@ def load(conn: psycopg.Connection, *, projects: int = 300, seed: int = 1) -> dic
             # Ids were given explicitly; move the identity on so later inserts do not collide.
             cur.execute("SELECT setval(pg_get_serial_sequence('sitewatch.project', 'id'), "
                         "%s, %s)", (max(projects, 1), projects > 0))
-            logger.debug("stage history copied at %.2f s", time.perf_counter() - started)
             for schema, table, name, definition in fks:
                 cur.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
                     sql.Identifier(schema, table), sql.Identifier(name), sql.SQL(definition)))
-            logger.debug("foreign keys validated at %.2f s", time.perf_counter() - started)
-            for table in ("district", "enterprise", "project", "project_stage_history"):
-                cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("sitewatch", table)))
-            logger.debug("analysed at %.2f s", time.perf_counter() - started)
+            cur.execute("ANALYZE sitewatch.district, sitewatch.enterprise, sitewatch.project, "
+                        "sitewatch.project_stage_history")
     seconds = time.perf_counter() - started
     logger.info("sample city: %d projects, %d stage rows in %.2f s (%.0f projects/s)", projects,
                 len(history), seconds, projects / seconds if seconds else 0.0)
