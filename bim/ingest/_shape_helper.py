@@ -66,16 +66,19 @@ def _produce(fd: int, model: ifcopenshell.file, elements: Sequence[ifcopenshell.
              threads: int | None, library: geometry.GeometryLibrary) -> None:
     """The helper's whole life: shapes to ``fd``, then the end (or error) record."""
     _, at_start = _private_mb()
+    peak = at_start
     out = os.fdopen(fd, "wb", buffering=1 << 16)
     try:
-        for shape in geometry.iterate_shapes(model, elements=elements, threads=threads,
-                                             library=library):
+        for n, shape in enumerate(geometry.iterate_shapes(model, elements=elements,
+                                                          threads=threads, library=library)):
+            if n % 64 == 0:       # a forked child inherits its parent's high-water mark: sample
+                peak = max(peak, _private_mb()[1])
             v, f = shape.vertices, shape.faces
             out.write(_KIND.pack(b"S") + _SHAPE.pack(shape.step_id, len(v), len(f),
                                                      shape.global_id.encode("ascii", "replace")))
             out.write(np.ascontiguousarray(v, dtype=np.float64).data)
             out.write(np.ascontiguousarray(f, dtype=np.int32).data)
-        peak, _ = _private_mb()
+        peak = max(peak, _private_mb()[1])
         out.write(_KIND.pack(b"E") + _END.pack(max(peak - at_start, 0.0)))
     except BrokenPipeError:
         return
