@@ -150,12 +150,15 @@ def _render(pool, layer: vector.Layer, tile: tms.TileAddress,
     """(status, headers, body) of a tile: 200 MVT, 204 without features, 304 when current."""
     with pool.connection() as conn:
         # One statement, no BEGIN/COMMIT around it (two round trips, as long as a small tile).
+        # The app's pool hands out autocommit connections already; any other pool gets its
+        # connection back as it lent it.
+        previous = conn.autocommit
         conn.autocommit = True
         try:
             vt = vector.render(conn, layer, tile, if_none_match=if_none_match)
         finally:
-            if not conn.closed:
-                conn.autocommit = False
+            if not conn.closed and conn.autocommit != previous:
+                conn.autocommit = previous
     headers = {"ETag": vt.etag, "Cache-Control": _cache_control(layer.settings.max_age)}
     if vt.data is None or changes.matches(if_none_match, vt.etag):
         return 304, headers, b""
