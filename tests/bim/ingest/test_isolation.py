@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 
 from bim.ingest import jobs, load_model, recover_stale, submit_model
@@ -54,6 +56,12 @@ def test_stale_parsing_rows_are_recovered(bim_conn, bim_url, tmp_path):
         assert job is not None
         # While it lives, recovery leaves its job alone.
         assert recover_stale(bim_conn) == 0
+        dead_pid = dead.info.backend_pid
+    # Closing returns before the server has ended that backend (and dropped its locks).
+    deadline = time.monotonic() + 10
+    while bim_conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+                           (dead_pid,)).fetchone() and time.monotonic() < deadline:
+        time.sleep(0.05)
     status = bim_conn.execute("SELECT status FROM sitewatch.bim_model WHERE id = %s",
                               (submitted["model_id"],)).fetchone()[0]
     assert status == "parsing"
