@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,33 +11,20 @@ from bim.progress import check_cards
 from sensors import subscriptions
 from sensors.notify import deliver_one, verify
 from sensors.settings import SensorSettings
+from tests.sensors.test_notify import Receiver
 
 SECRET = "card-secret-0123456789"
 
 
 @pytest.fixture
 def receiver():
-    received: list[tuple] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.headers, body))   # case-insensitive lookups
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
+    r = Receiver()
+    yield r
+    r.close()
 
 
 def test_card_changes_are_delivered_to_subscribed_webhooks(pconn, project, receiver):
-    url, received = receiver
+    url = receiver.url
     pconn.execute("DELETE FROM sitewatch.outbox")
     hooks = {
         "district": subscriptions.create_webhook(pconn, {
@@ -67,9 +52,10 @@ def test_card_changes_are_delivered_to_subscribed_webhooks(pconn, project, recei
     settings = SensorSettings()
     while deliver_one(pconn, settings) is not None:
         pass
-    assert len(received) == 2
+    assert len(receiver.requests) == 2
     cards = []
-    for headers, body in received:
+    for request in receiver.requests:
+        headers, body = request["headers"], request["body"]
         assert headers["X-SiteWatch-Event"] == "card_changed"
         assert verify(SECRET, headers["X-SiteWatch-Timestamp"], body,
                       headers["X-SiteWatch-Signature"])
