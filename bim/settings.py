@@ -41,7 +41,8 @@ class ProgressSettings(BaseSettings):
 
     # Keep each project's PV/EV/SPI/card snapshot current inside the web app.
     refresher: bool = True
-    # Also refresh every scheduled project once a day (and at start), running month-end cards.
+    # Also refresh stale snapshots (new models; every scheduled project on a new day, running
+    # the month-end cards), at start and every 30 s.
     daily: bool = True
     # Seconds to let a burst of reports gather before a project is refreshed.
     delay_s: float = Field(default=1.0, ge=0)

@@ -57,7 +57,8 @@ _SCHEDULED = """
     ORDER BY p.code
 """
 # Projects whose snapshot is missing or of another model than their current one (a model was
-# parsed since, by the web app or the CLI), or whose snapshot is of an earlier day.
+# parsed since, by the web app or the CLI), or of an earlier day (PV moved, cards fell due); and
+# snapshots left without a scheduled current model (to be removed).
 _STALE = """
     WITH cur AS (
         SELECT DISTINCT ON (m.project_id) m.project_id, m.id
@@ -72,7 +73,9 @@ _STALE = """
     UNION
     SELECT p.code FROM sitewatch.project_progress pp
     JOIN sitewatch.project p ON p.id = pp.project_id
-    WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.project_id = pp.project_id)
+    LEFT JOIN cur ON cur.project_id = pp.project_id
+    WHERE cur.id IS NULL OR NOT EXISTS (SELECT 1 FROM sitewatch.schedule s
+                                        WHERE s.model_id = cur.id)
     ORDER BY 1
 """
 
@@ -110,7 +113,8 @@ def refresh_progress(conn: psycopg.Connection, project_code: str,
 
 
 def stale_projects(conn: psycopg.Connection, day: date | None = None) -> list[str]:
-    """Codes of projects whose snapshot misses their current model, or predates ``day``."""
+    """Codes of projects whose snapshot is missing, of another model or older than ``day``, or
+    has no scheduled model left: refreshing these makes every snapshot current."""
     return [r[0] for r in conn.execute(_STALE, {"day": day or today()}).fetchall()]
 
 

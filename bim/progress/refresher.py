@@ -2,11 +2,11 @@
 
 ``mark(code)`` asks for a project's refresh (after its reports were recorded); marks arriving
 together are coalesced, so a site app replaying a thousand small batches costs one computation.
-Every ``poll_s`` it also refreshes the projects whose snapshot misses their newest parsed model
-(loaded by any process, the CLI included).  Once a day (and at start) one thread among all the
-app's processes, the one that takes a session advisory lock, refreshes every project with a
-schedule: PV moves with the date, and the month-end card checks fall due
-(:mod:`bim.progress.refresh_progress`).
+At start and every ``poll_s`` one thread among all the app's processes, the one that takes a
+session advisory lock, refreshes the stale projects (:func:`stale_projects`): new models, parsed
+by any process (the CLI included), and, on a new day, every project with a schedule, since PV
+moves with the date and month-end card checks fall due (:mod:`bim.progress.refresh_progress`).
+The snapshots' own dates say what is done, so no process redoes another's pass.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ __all__ = ["ProgressRefresher"]
 
 logger = logging.getLogger(__name__)
 
-DAILY_LOCK = 0x53575052          # "SWPR": one daily pass at a time over all processes
+STALE_LOCK = 0x53575052          # "SWPR": one stale pass at a time over all processes
 
 
 class ProgressRefresher(threading.Thread):
-    """Refreshes marked projects within ``delay_s``; with ``daily``, every project once a day
-    and the stale ones (new models) every ``poll_s``."""
+    """Refreshes marked projects within ``delay_s``; with ``daily``, the stale ones (new models,
+    a new day) at start and every ``poll_s``."""
 
     def __init__(self, url: str, *, delay_s: float = 1.0, poll_s: float = 30.0,
                  daily: bool = True) -> None:
@@ -40,7 +40,6 @@ class ProgressRefresher(threading.Thread):
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop_event = threading.Event()
-        self._last_daily = None
 
     def mark(self, project_code: str) -> None:
         with self._lock:
@@ -68,8 +67,8 @@ class ProgressRefresher(threading.Thread):
 
     def _serve(self, conn: psycopg.Connection) -> None:
         while not self._stop_event.is_set():
-            if self.daily and self._last_daily != today():
-                self._daily_pass(conn)
+            if self.daily:
+                self._stale_pass(conn)
             self._wake.wait(self.poll_s)
             if self._stop_event.is_set():
                 return
@@ -78,22 +77,20 @@ class ProgressRefresher(threading.Thread):
             with self._lock:
                 codes, self._dirty = self._dirty, set()
             day = today()
-            if self.daily:              # models parsed since, by this process or any other
-                codes |= set(stale_projects(conn, day))
             for code in sorted(codes):
                 try:
                     refresh_progress(conn, code, day)
                 except Exception:
                     logger.exception("progress of %s could not be refreshed", code)
 
-    def _daily_pass(self, conn: psycopg.Connection) -> None:
-        day = today()
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (DAILY_LOCK,)).fetchone()[0]:  # type: ignore[index]
-            self._last_daily = day       # another process is on it
-            return
+    def _stale_pass(self, conn: psycopg.Connection) -> None:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (STALE_LOCK,)).fetchone()[0]:  # type: ignore[index]
+            return                       # another process is on it
         try:
-            n = refresh_all(conn, day)
-            logger.info("progress of %d projects refreshed for %s", n, day)
-            self._last_daily = day
+            day = today()
+            codes = stale_projects(conn, day)
+            if codes:
+                n = refresh_all(conn, day, codes=codes)
+                logger.info("progress of %d projects refreshed for %s", n, day)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (DAILY_LOCK,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (STALE_LOCK,))
