@@ -101,13 +101,15 @@ def tipg_servers(process: common.ServerProcess, workers: int, properties: str) -
 
 
 def floor_call(url: str, tiles: list[tuple[int, int, int]]) -> Callable[[], Callable[[], object]]:
-    """Per client thread: an autocommit connection running our tile statement, round-robin over
-    ``tiles`` (prepared, binary, as api/tiles.py runs it) with no HTTP, Flask or pool above it."""
+    """Per client thread: an autocommit connection with our pool's session settings running our
+    tile statement, round-robin over ``tiles`` (prepared, binary, as api/tiles.py runs it) with
+    no HTTP, Flask or pool above it."""
     settings = TileSettings()
     starts = itertools.count()
 
     def make() -> Callable[[], object]:
-        conn = psycopg.connect(url, autocommit=True, application_name="bench-floor")
+        conn = psycopg.connect(url, autocommit=True, application_name="bench-floor",
+                               options=db.POOL_OPTIONS)   # the session our pool gives tiles
         layer = vector.build_layer(conn, PROJECTS, settings)
         jobs = [(layer.query(z), vector.tile_params(settings, tms.TileAddress(
             "WebMercatorQuad", z, y, x))) for z, y, x in tiles]
