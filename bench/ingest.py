@@ -17,7 +17,10 @@ One run, one machine (2 cores here, shared by everything below):
 Throughput: N readings (distinct sensor/ts, normal values, so every rule runs and none fires) are
 published as fast as the publisher can; the clock stops when ``count(*)`` of the readings table
 reaches N.  Floor: the same N rows, COPY'd straight from Python (psycopg, binary) into the same
-table, emptied first.  Batched payloads: N readings again (the table emptied first, timestamps
+table, emptied first.  Broker ceiling: the same messages on a topic the worker does not read,
+to Mosquitto's own C subscriber (``mosquitto_sub``, from Debian's mosquitto-clients), which only
+acknowledges and discards them: what the broker itself can deliver of each message shape here,
+whatever the consumer.  Batched payloads: N readings again (the table emptied first, timestamps
 after the previous phase's so every rule still evaluates every reading), now as messages of K
 readings of one sensor (a JSON array), for each K of ``--batch-sizes``; each against the same
 floor.  Latency: readings paced at 5,000/s for S seconds while 100 crane sensors
@@ -183,10 +186,10 @@ def iso(t: float) -> str:
 
 # -- phases ----------------------------------------------------------------------------------------
 
-def throughput(pub: RawPublisher, conn: psycopg.Connection, code: str, sensors: list,
-               n: int, per_message: int = 1, t0: float | None = None
-               ) -> tuple[float, float, list[tuple]]:
-    """(readings/s end to end, publish rate, the rows for the floor).
+def packets_for(pub: RawPublisher, code: str, sensors: list, n: int, per_message: int = 1,
+                t0: float | None = None, prefix: str = "sitewatch"
+                ) -> tuple[list[bytes], list[tuple], int]:
+    """(send chunks, the rows they hold, the number of messages) for n readings of the background sensors.
 
     ``per_message`` readings of one sensor go in each message (a JSON array when more than
     one); the messages of the sensors take turns, as gateways' would."""
@@ -200,7 +203,7 @@ def throughput(pub: RawPublisher, conn: psycopg.Connection, code: str, sensors: 
         value = normal + (i % 7) * 0.1
         reading = {"ts": iso(t), "value": value, "seq": i}
         if per_message == 1:
-            packets.append(pub.packet(f"sitewatch/{code}/{scode}".encode(),
+            packets.append(pub.packet(f"{prefix}/{code}/{scode}".encode(),
                                       json.dumps(reading).encode()))
         else:
             per_sensor.setdefault(scode, []).append(reading)
@@ -211,16 +214,55 @@ def throughput(pub: RawPublisher, conn: psycopg.Connection, code: str, sensors: 
         for turn in range(max(len(q) for _, q in queues)):
             for scode, q in queues:
                 if turn < len(q):
-                    packets.append(pub.packet(f"sitewatch/{code}/{scode}".encode(),
+                    packets.append(pub.packet(f"{prefix}/{code}/{scode}".encode(),
                                               json.dumps(q[turn]).encode()))
     step = max(1, 2000 // per_message)
     chunks = [b"".join(packets[i:i + step]) for i in range(0, len(packets), step)]
+    return chunks, rows, len(packets)
+
+
+def throughput(pub: RawPublisher, conn: psycopg.Connection, code: str, sensors: list,
+               n: int, per_message: int = 1, t0: float | None = None
+               ) -> tuple[float, float, list[tuple]]:
+    """(readings/s end to end, publish rate, the rows for the floor)."""
+    chunks, rows, _ = packets_for(pub, code, sensors, n, per_message, t0)
     start = time.perf_counter()
     for chunk in chunks:
         pub.send(chunk)
     published = time.perf_counter()
     end = wait_for(conn, n)
     return n / (end - start), n / (published - start), rows
+
+
+def broker_ceiling(host: str, port: int, code: str, sensors: list, n: int,
+                   per_message: int = 1) -> float | None:
+    """Readings/s Mosquitto delivers of the throughput phase's message shape to a consumer that
+    costs nothing: Mosquitto's own C client (``mosquitto_sub``, QoS 1, acknowledging and
+    discarding), on a topic the worker does not read.  None when ``mosquitto_sub`` is missing."""
+    program = shutil.which("mosquitto_sub")
+    if program is None:
+        return None
+    pub = RawPublisher(host, port, f"bench-ceiling-{per_message}")
+    try:
+        # "ceiling__" has the length of "sitewatch": the same bytes per message.
+        chunks, _, messages = packets_for(pub, code, sensors, n, per_message, prefix="ceiling__")
+        sub = subprocess.Popen([program, "-h", host, "-p", str(port), "-q", "1", "-t",
+                                "ceiling__/+/+", "-C", str(messages), "-N", "-F", "%l"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(1.0)    # connected and subscribed (it prints nothing until then)
+        start = time.perf_counter()
+        for chunk in chunks:
+            pub.send(chunk)
+        try:
+            sub.wait(600)
+        except subprocess.TimeoutExpired:
+            sub.kill()
+            raise RuntimeError("mosquitto_sub did not receive every message") from None
+        if sub.returncode:
+            raise RuntimeError(f"mosquitto_sub failed: {sub.stderr.read().decode()[-300:]}")
+        return n / (time.perf_counter() - start)
+    finally:
+        pub.close()
 
 
 def floor(conn: psycopg.Connection, rows: list[tuple]) -> float:
@@ -297,6 +339,14 @@ def latency(pub: RawPublisher, url: str, code: str, sensors: list, seconds: floa
     return [seen[key] - t for key, t in sent_at.items() if key in seen], rate, sent
 
 
+def _ceiling_rows(shape: str, rate: float, ceiling: float | None) -> list[list]:
+    if ceiling is None:
+        return [[f"broker ceiling{shape}", "n/a: no mosquitto_sub (apt-get install "
+                 "mosquitto-clients)", "", ""]]
+    return [[f"broker ceiling{shape}: mosquitto_sub, ack only (readings/s)", ceiling, "", ""],
+            [f"MQTT{shape} / broker ceiling", f"{rate / ceiling:.0%}", "", ""]]
+
+
 # -- main ------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readings", type=int, default=300_000)
     parser.add_argument("--sensors", type=int, default=1000)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
-    parser.add_argument("--batch-sizes", default="10,100",
+    parser.add_argument("--batch-sizes", default="10,100,1000",
                         help="readings per message of the batched rows, comma-separated ('' for "
                         "none)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs)")
@@ -330,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
             rate, pub_rate, rows = throughput(pub, conn, code, sensors, args.readings, t0=t0)
             pub.close()
             copy_rate = floor(conn, rows)
+            ceilings = {k: broker_ceiling(host, port, code, sensors, args.readings, k)
+                        for k in [1, *batch_sizes]}
             batched = []
             span = args.readings // max(1, args.sensors) + 60
             if t0 + (len(batch_sizes) + 1) * span > time.time():
@@ -360,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
              verdict(share >= TARGET_FLOOR_SHARE)],
             ["publisher alone (readings/s)", pub_rate, "", ""],
         ]
+        table += _ceiling_rows("", rate, ceilings[1])
         for k, k_rate, k_pub_rate in batched:
             table += [
                 [f"MQTT, {k} readings/message → committed rows (readings/s)", k_rate,
@@ -368,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"≥ {TARGET_FLOOR_SHARE:.0%}", verdict(k_rate / copy_rate >= TARGET_FLOOR_SHARE)],
                 [f"publisher alone, {k} readings/message (readings/s)", k_pub_rate, "", ""],
             ]
+            table += _ceiling_rows(f", {k} readings/message", k_rate, ceilings[k])
         common.print_table(["measure", "value", "target", "result"], table + [
             [f"latency phase rate (readings/s, {lat_sent:,} sent)", lat_rate,
              f"{LATENCY_RATE:,}", ""],
@@ -379,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'PASS' if rate >= TARGET_RATE else 'FAIL'}: sustained {rate:,.0f} readings/s "
               f"(target ≥ {TARGET_RATE:,})")
         print(f"{'PASS' if share >= TARGET_FLOOR_SHARE else 'FAIL'}: {share:.0%} of the COPY "
-              f"floor {copy_rate:,.0f} rows/s (target ≥ {TARGET_FLOOR_SHARE:.0%})")
+              f"floor {copy_rate:,.0f} rows/s (target ≥ {TARGET_FLOOR_SHARE:.0%})"
+              + (f"; the broker alone delivers {ceilings[1] / copy_rate:.0%} of it in one-reading "
+                 "messages" if ceilings[1] else ""))
         for k, k_rate, _ in batched:
             k_share = k_rate / copy_rate
             print(f"{verdict(k_rate >= TARGET_RATE and k_share >= TARGET_FLOOR_SHARE)}: "

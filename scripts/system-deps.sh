@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check (and, as root, install) the system programs SiteWatch runs on.
 #   scripts/system-deps.sh run    PostgreSQL + PostGIS, Mosquitto
-#   scripts/system-deps.sh test   the same, plus GDAL's ogrinfo and Chromium for client tests
+#   scripts/system-deps.sh test   the same, plus GDAL's ogrinfo and Chromium for client tests, and
+#                                 Mosquitto's clients for the ingest benchmark
 # As root it installs what is missing with apt-get; otherwise it prints the exact command.
 set -euo pipefail
 mode="${1:-run}"
@@ -27,6 +28,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "$mode" = test ]; then
   command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
+  # mosquitto_sub: bench/ingest.py measures the broker's own ceiling with it
+  command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   # a CJK system font, so that the map's Chinese labels render in headless Chromium's screenshots
   fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
