@@ -1,4 +1,4 @@
-"""The map page at ``/``, its static files, and the two small JSON feeds only the page uses.
+"""The map page at ``/``, its static files, and the small JSON feeds only the page uses.
 
 The page itself is built by the ``viewer`` package (pydeck specs, no Flask); this blueprint reads
 the database for it, renders ``viewer/templates/index.html`` and serves ``viewer/static``
@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, render_template, request, se
 
 import viewer
 from api.common import pool as _pool
-from api.errors import InvalidParameterValue
+from api.errors import InvalidParameterValue, NotFound
 from viewer import data, spec
 from viewer.settings import ViewerSettings
 
@@ -72,20 +72,36 @@ def _bbox(text: str | None) -> tuple[float, float, float, float]:
     return xmin, ymin, xmax, ymax
 
 
+def _status_date(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidParameterValue("date must be YYYY-MM-DD") from exc
+
+
 @bp.get("/viewer/elements.json")
 def elements() -> Response:
     """BIM element footprints in a bbox with their planned window (the 4D replay's data) and,
     with ``date``, their reported 4D status at that date."""
     bbox = _bbox(request.args.get("bbox"))
-    status_date = None
-    if request.args.get("date"):
-        try:
-            status_date = date.fromisoformat(request.args["date"])
-        except ValueError as exc:
-            raise InvalidParameterValue("date must be YYYY-MM-DD") from exc
+    status_date = _status_date(request.args.get("date"))
     with _pool().connection() as conn:
         body = data.element_features(conn, bbox, status_date=status_date)
     return Response(body, mimetype="application/geo+json")
+
+
+@bp.get("/viewer/models/<int:model_id>/elements.json")
+def model_elements(model_id: int) -> Response:
+    """One model's elements by GlobalId with their planned window and, with ``date``, their
+    reported 4D status: the colours of the model's mesh (GLB nodes are named by GlobalId)."""
+    status_date = _status_date(request.args.get("date"))
+    with _pool().connection() as conn:
+        body = data.model_elements(conn, model_id, status_date=status_date)
+    if body is None:
+        raise NotFound(f"model {model_id} not found")
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/viewer/parties")

@@ -9,13 +9,17 @@ returns plain data; GeoJSON is built in the database.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from datetime import date
 
+import numpy as np
 import psycopg
 
-__all__ = ["availability", "district_labels", "element_features", "home_view", "models",
-           "party_names", "schedule_range"]
+__all__ = ["availability", "district_labels", "element_features", "home_view",
+           "model_elements", "models", "party_names", "schedule_range"]
+
+logger = logging.getLogger(__name__)
 
 MAX_ELEMENTS = 20000
 
@@ -62,6 +66,31 @@ def home_view(conn: psycopg.Connection) -> dict:
             "zoom": round(max(3.0, min(zoom, 16.0)), 2)}
 
 
+# The planned window of each element of ``el`` (earliest planned start, latest planned finish
+# of the tasks it is an output of) and its 4D status at the status date, when one is asked for:
+# the bbox feed (footprints) and the per-model feed (mesh colours) must replay alike.
+_PLANNED_AND_STATUS = """
+planned AS (
+    SELECT te.element_id, min(t.planned_start) AS planned_start,
+           max(t.planned_finish) AS planned_finish
+    FROM sitewatch.task_element te JOIN sitewatch.task t ON t.id = te.task_id
+    WHERE te.relation = 'output' AND te.element_id IN (SELECT id FROM el)
+    GROUP BY te.element_id
+), st AS (                  -- 4D status at the status date (bim.progress.status_at), if asked
+    SELECT * FROM unnest(%(st_key)s::text[], %(st_status)s::text[], %(st_colour)s::text[])
+        AS s(key, status, colour)
+)
+"""
+_WINDOW_AND_STATUS = """
+    'planned_start', to_char(pl.planned_start AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
+    'planned_finish', to_char(pl.planned_finish AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
+    'status', st.status, 'colour', st.colour,
+    'status_date', CASE WHEN st.status IS NOT NULL THEN %(st_date)s END
+"""
+_JOIN_WINDOW_AND_STATUS = """
+FROM el LEFT JOIN planned pl ON pl.element_id = el.id
+LEFT JOIN st ON st.key = el.model_id || ':' || el.global_id
+"""
 _ELEMENTS_SQL = """
 WITH latest AS (            -- the newest parsed model of each project
     SELECT DISTINCT ON (m.project_id) m.id, p.code AS project_code
@@ -76,16 +105,7 @@ WITH latest AS (            -- the newest parsed model of each project
       AND e.footprint && ST_MakeEnvelope(%(xmin)s, %(ymin)s, %(xmax)s, %(ymax)s, 4490)
     ORDER BY e.model_id, e.bottom_elevation NULLS FIRST, e.id
     LIMIT %(limit)s
-), planned AS (
-    SELECT te.element_id, min(t.planned_start) AS planned_start,
-           max(t.planned_finish) AS planned_finish
-    FROM sitewatch.task_element te JOIN sitewatch.task t ON t.id = te.task_id
-    WHERE te.relation = 'output' AND te.element_id IN (SELECT id FROM el)
-    GROUP BY te.element_id
-), st AS (                  -- 4D status at the status date (bim.progress.status_at), if asked
-    SELECT * FROM unnest(%(st_key)s::text[], %(st_status)s::text[], %(st_colour)s::text[])
-        AS s(key, status, colour)
-)
+), """ + _PLANNED_AND_STATUS + """
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(
     json_build_object(
         'type', 'Feature',
@@ -95,14 +115,18 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
             'global_id', el.global_id, 'model_id', el.model_id, 'ifc_class', el.ifc_class,
             'storey', el.storey, 'name', el.name, 'project_code', el.project_code,
             'bottom_elevation', el.bottom_elevation, 'top_elevation', el.top_elevation,
-            'planned_start', to_char(pl.planned_start AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
-            'planned_finish', to_char(pl.planned_finish AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
-            'status', st.status, 'colour', st.colour,
-            'status_date', CASE WHEN st.status IS NOT NULL THEN %(st_date)s END
+            """ + _WINDOW_AND_STATUS + """
         ))), '[]'::json))
-FROM el LEFT JOIN planned pl ON pl.element_id = el.id
-LEFT JOIN st ON st.key = el.model_id || ':' || el.global_id
-"""
+""" + _JOIN_WINDOW_AND_STATUS
+_MODEL_ELEMENTS_SQL = """
+WITH el AS (
+    SELECT e.id, e.model_id, e.global_id FROM sitewatch.bim_element e
+    WHERE e.model_id = %(model)s
+), """ + _PLANNED_AND_STATUS + """
+SELECT json_build_object('model_id', %(model)s::bigint, 'status_date', %(st_date)s::text,
+    'elements', coalesce(json_agg(json_build_object('global_id', el.global_id,
+        """ + _WINDOW_AND_STATUS + """) ORDER BY el.id), '[]'::json))
+""" + _JOIN_WINDOW_AND_STATUS
 _MODELS_IN_BBOX = """
     SELECT DISTINCT ON (m.project_id) m.id
     FROM sitewatch.bim_model m JOIN sitewatch.project p ON p.id = m.project_id
@@ -125,17 +149,49 @@ def element_features(conn: psycopg.Connection, bbox: tuple[float, float, float, 
     if not _table_exists(conn, "sitewatch.bim_element"):
         return '{"type": "FeatureCollection", "features": []}'
     xmin, ymin, xmax, ymax = bbox
-    params = {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax, "limit": limit,
-              "st_key": [], "st_status": [], "st_colour": [], "st_date": None}
+    params = {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax, "limit": limit}
+    models = []
     if status_date is not None:
-        from bim.progress.status_at import status_at
-
         models = [r[0] for r in conn.execute(_MODELS_IN_BBOX, params).fetchall()]
-        rows = status_at(conn, models, status_date, kind="element") if models else {}
-        params.update(st_key=list(rows), st_status=[v[2] for v in rows.values()],
-                      st_colour=[v[3] for v in rows.values()], st_date=status_date.isoformat())
+    params.update(_status_params(conn, models, status_date))
     row = conn.execute(_ELEMENTS_SQL, params).fetchone()
     return json.dumps(row[0], ensure_ascii=False, separators=(",", ":"))
+
+
+def model_elements(conn: psycopg.Connection, model_id: int, *,
+                   status_date: date | None = None) -> str | None:
+    """Every element of one model with its planned window and, with ``status_date``, its 4D
+    status at that date, as JSON text; None when the model does not exist.
+
+    What the page needs to colour the model's mesh, whose nodes are named by GlobalId: the same
+    properties as :func:`element_features` without the footprints, so that one model at a time
+    is one small request whatever the view.  ``{"model_id", "status_date", "elements":
+    [{"global_id", "planned_start", "planned_finish", "status", "colour", "status_date"}]}``.
+    """
+    if not _table_exists(conn, "sitewatch.bim_model"):
+        return None
+    if conn.execute("SELECT 1 FROM sitewatch.bim_model WHERE id = %s",
+                    (model_id,)).fetchone() is None:
+        return None
+    models = [model_id] if status_date is not None else []
+    params = {"model": model_id, **_status_params(conn, models, status_date)}
+    row = conn.execute(_MODEL_ELEMENTS_SQL, params).fetchone()
+    return json.dumps(row[0], ensure_ascii=False, separators=(",", ":"))
+
+
+def _status_params(conn: psycopg.Connection, models: list[int],
+                   status_date: date | None) -> dict:
+    """The ``st`` CTE's arrays: each element's 4D status and colour at ``status_date`` (empty
+    without a date, or for models that are not their project's current one)."""
+    params: dict = {"st_key": [], "st_status": [], "st_colour": [], "st_date": None}
+    if status_date is None:
+        return params
+    from bim.progress.status_at import status_at
+
+    rows = status_at(conn, models, status_date, kind="element") if models else {}
+    params.update(st_key=list(rows), st_status=[v[2] for v in rows.values()],
+                  st_colour=[v[3] for v in rows.values()], st_date=status_date.isoformat())
+    return params
 
 
 def models(conn: psycopg.Connection) -> list[dict]:
@@ -152,11 +208,34 @@ def models(conn: psycopg.Connection) -> list[dict]:
     for model_id, code, version, lon, lat, z, georef in rows:
         georef = georef or {}
         out.append({"model_id": model_id, "project_code": code, "version": version,
-                    "position": [lon, lat, z],
+                    "position": _mesh_anchor(georef, [lon, lat, z]),
                     # degrees, counter-clockwise from east to the model's x axis, if recorded
                     "rotation": float(georef.get("rotation_deg", georef.get("rotation", 0)) or 0),
                     "mesh": f"/api/v1/models/{model_id}/mesh.glb"})
     return out
+
+
+def _mesh_anchor(georef: dict, origin: list[float]) -> list[float]:
+    """Where the GLB's own origin lies: the model's origin moved by the GLB's offset (see
+    bim.geometry.write_glb) through the model's placement.
+
+    A model drawn far from its local origin has an offset of kilometres; turned into lon/lat here
+    by the placement's projection, it leaves the page only metres to draw, where a map's metre
+    offsets are exact.
+    """
+    offset = georef.get("glb_offset") or [0.0, 0.0, 0.0]
+    if not any(offset):
+        return origin
+    from bim.georef.placement import Placement
+
+    try:
+        placement = Placement.from_json(georef)
+    except (KeyError, TypeError, ValueError):
+        logger.warning("model georef without a placement: its GLB offset is ignored")
+        return origin
+    lon, lat = placement.to_lonlat(np.array([offset], dtype=np.float64))[0]
+    height = placement.origin_height + float(offset[2]) * placement.scale
+    return [float(lon), float(lat), height]
 
 
 def schedule_range(conn: psycopg.Connection) -> dict | None:

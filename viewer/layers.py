@@ -137,21 +137,28 @@ def _projects() -> list[tuple[pdk.Layer, LayerMeta]]:
     ]
 
 
+_ELEMENT_MATERIAL = {"ambient": 0.6, "diffuse": 0.45}
+
+
 def _bim(models: list[dict]) -> list[tuple[pdk.Layer, LayerMeta]]:
     out = [(pdk.Layer(
         "TileLayer", id="bim-elements", get_tile_data=Function("elementsTile"),
         min_zoom=DETAIL_ZOOM, max_zoom=DETAIL_ZOOM, max_requests=4,
         get_fill_color=Function("elementFill"), get_line_color=[60, 70, 80, 120],
         line_width_units=_PX, get_line_width=0.5, extruded=True,
-        get_elevation=Function("elementHeight"), material={"ambient": 0.6, "diffuse": 0.45},
+        get_elevation=Function("elementHeight"), material=_ELEMENT_MATERIAL,
         pickable=True, auto_highlight=True, highlight_color=[255, 255, 255, 140]),
         LayerMeta("bim", ["bim-elements"], min_zoom=DETAIL_ZOOM, role="bim-elements"))]
+    # Each model's mesh is read by the page (static/sw-mesh.js) into one Z-up mesh whose vertex
+    # colours are its elements' 4D status, as the footprints'; white getColor keeps them as is,
+    # and the footprints' material lights both alike.  Not pickable: picking is per instance,
+    # i.e. the whole model; clicks go to the footprints.
     for m in models:
         out.append((pdk.Layer(
-            "ScenegraphLayer", id=f"bim-mesh-{m['model_id']}", data=[m],
-            scenegraph=String(m["mesh"]), get_position=Function("displayPosition", key="position"),
+            "SimpleMeshLayer", id=f"bim-mesh-{m['model_id']}", data=[m],
+            get_position=Function("displayPosition", key="position"),
             get_orientation=Function("modelOrientation"), size_scale=1,
-            get_color=list(palette.OTHER["mesh"]), _lighting=String("pbr"), pickable=False),
+            get_color=[255, 255, 255, 255], material=_ELEMENT_MATERIAL, pickable=False),
             LayerMeta("bim", ["bim-elements"], min_zoom=MESH_ZOOM, role="bim-mesh")))
     return out
 

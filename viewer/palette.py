@@ -53,7 +53,6 @@ OTHER = {
     "district_fill": hex_rgba("#e9eef3", 90),
     "district_text": hex_rgba("#2d3b4c"),
     "unknown": hex_rgba("#8a949e"),
-    "mesh": hex_rgba("#d9dee4", 235),
 }
 
 

@@ -1,5 +1,6 @@
 """Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the app on a real
-socket, with the sample city and a small BIM model with a 4D schedule in a database of its own.
+socket, with the sample city and a small BIM model (footprints, GLB mesh, 4D schedule) in a
+database of its own.
 
 Nothing here downloads a browser: ``scripts/system-deps.sh test`` installs Debian's chromium and
 the page's JavaScript is built from npm by ``scripts/build-viewer.sh`` (``make test`` runs it).
@@ -8,6 +9,7 @@ Screenshots go to ``test-artifacts/viewer/`` (git-ignored).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -16,11 +18,19 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
+import pyproj
 import pytest
+import shapely
+import shapely.affinity
+from psycopg.types.json import Jsonb
 from werkzeug.serving import make_server
 
 from api import create_app
 from api.settings import AppSettings, Settings
+from bim.geometry import GlbMesh, write_glb
+from bim.georef.placement import Placement, local_frame
+from bim.ingest.store_file import store_bytes
 from spatial import db, sample_city
 from spatial.settings import DatabaseSettings
 from tests.conftest import fresh_database
@@ -36,7 +46,10 @@ CHROMIUM_ARGS = [
 ]
 SEED = 7
 
-# A small model on one project: two stacked slabs, each built by one task.
+# A small model on one project: two stacked slabs, each built by one task.  Its GLB (written
+# from the footprints) is turned and shifted in its own frame, as a parsed model's can be.
+MESH_ROTATION = 30.0                 # degrees, anticlockwise from east to the model's +X
+MESH_OFFSET = (6.0, -4.0, 0.0)       # metres: the GLB's origin in the model's frame
 BIM_SQL = """
 WITH p AS (SELECT id, ST_PointOnSurface(footprint) AS c FROM sitewatch.project WHERE code = %(code)s),
 m AS (
@@ -65,6 +78,16 @@ SELECT t.id, el.id, 'output' FROM t JOIN el ON right(el.global_id, 1) = right(t.
 """
 
 
+# Site reports: slab L1 done in time; slab L2 (on top, due 2024-12-31) done only in January.
+# Recording them again is a no-op (idempotent by client_id), so any test may record them.
+BIM_REPORTS = [
+    {"client_id": "viewer-l1", "status": "done", "reported_at": "2024-06-20",
+     "elements": ["0SiteWatchTestSlab0001"]},
+    {"client_id": "viewer-l2", "status": "done", "reported_at": "2025-01-10",
+     "elements": ["0SiteWatchTestSlab0002"]},
+]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -86,15 +109,68 @@ def viewer_conn(viewer_db: str):
         yield conn
 
 
+def _prism(footprint: shapely.Polygon, bottom: float, top: float
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """A convex footprint (local metres) stood from ``bottom`` to ``top``: vertices and faces."""
+    ring = np.asarray(footprint.exterior.coords)[:-1, :2]
+    n = len(ring)
+    vertices = np.vstack([np.column_stack([ring, np.full(n, bottom)]),
+                          np.column_stack([ring, np.full(n, top)])])
+    fan = [(0, k + 1, k) for k in range(1, n - 1)]                     # bottom, facing down
+    fan += [(n, n + k, n + k + 1) for k in range(1, n - 1)]            # top, facing up
+    sides = [f for k in range(n) for f in ((k, (k + 1) % n, n + (k + 1) % n),
+                                           (k, n + (k + 1) % n, n + k))]
+    return vertices, np.array(fan + sides)
+
+
+def _store_mesh(conn, data_dir: Path, code: str) -> dict:
+    """Write the test model's GLB the way a parse would, from its element footprints, and record
+    it with the model: turned by ``MESH_ROTATION`` and shifted by ``MESH_OFFSET``, so that the
+    mesh lands on its footprints only if the page applies both as the placement does."""
+    model_id, lon, lat = conn.execute(
+        "SELECT m.id, ST_X(m.origin), ST_Y(m.origin) FROM sitewatch.bim_model m "
+        "JOIN sitewatch.project p ON p.id = m.project_id WHERE p.code = %s", (code,)).fetchone()
+    to_local = pyproj.Transformer.from_crs("EPSG:4490", local_frame(lon, lat), always_xy=True)
+    # Map east/north → the model's frame: the inverse of the placement's anticlockwise turn.
+    turn = np.radians(-MESH_ROTATION)
+    meshes = []
+    rows = conn.execute(
+        "SELECT global_id, ifc_class, bottom_elevation, top_elevation, ST_AsBinary(footprint) "
+        "FROM sitewatch.bim_element WHERE model_id = %s ORDER BY id", (model_id,)).fetchall()
+    for gid, ifc_class, bottom, top, wkb in rows:
+        plan = shapely.transform(shapely.from_wkb(wkb).geoms[0], lambda xy: np.column_stack(
+            to_local.transform(xy[:, 0], xy[:, 1])))
+        plan = shapely.affinity.rotate(plan, turn, origin=(0, 0), use_radians=True)
+        meshes.append(GlbMesh(gid, ifc_class, *_prism(plan, bottom, top)))
+    buffer = io.BytesIO()
+    write_glb(meshes, buffer, offset=MESH_OFFSET)
+    stored = store_bytes(buffer.getvalue(), data_dir=data_dir, suffix=".glb")
+    # What write_model records: the placement (here a manual one at the origin) and the offset.
+    placement = Placement("manual", local_frame(lon, lat), 0.0, 0.0, 0.0, MESH_ROTATION, 1.0)
+    georef = {**placement.as_json(), "glb_offset": list(MESH_OFFSET)}
+    conn.execute("UPDATE sitewatch.bim_model SET mesh_sha256 = %s, georef = %s WHERE id = %s",
+                 (stored.sha256, Jsonb(georef), model_id))
+    conn.execute("UPDATE sitewatch.bim_element SET mesh_index = i - 1 FROM (SELECT id, "
+                 "row_number() OVER (ORDER BY id) AS i FROM sitewatch.bim_element "
+                 "WHERE model_id = %s) o WHERE o.id = bim_element.id", (model_id,))
+    return {"model_id": model_id, "mesh_sha256": stored.sha256}
+
+
 @pytest.fixture(scope="session")
-def bim_project(viewer_conn) -> dict:
-    """The project that carries the test model (an under-construction project)."""
+def viewer_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app's data folder (its file store holds the test model's GLB)."""
+    return tmp_path_factory.mktemp("viewer-data")
+
+
+@pytest.fixture(scope="session")
+def bim_project(viewer_conn, viewer_data: Path) -> dict:
+    """The project that carries the test model (an under-construction project), with its mesh."""
     code, lon, lat = viewer_conn.execute(
         "SELECT code, ST_X(ST_PointOnSurface(footprint)), ST_Y(ST_PointOnSurface(footprint)) "
         "FROM sitewatch.project WHERE stage = 'under_construction' ORDER BY floor_area DESC "
         "LIMIT 1").fetchone()
     viewer_conn.execute(BIM_SQL, {"code": code})
-    return {"code": code, "lon": lon, "lat": lat}
+    return {"code": code, "lon": lon, "lat": lat, **_store_mesh(viewer_conn, viewer_data, code)}
 
 
 @pytest.fixture(scope="session")
@@ -109,8 +185,8 @@ def known_project(viewer_conn, bim_project) -> dict:
 
 
 @pytest.fixture(scope="session")
-def viewer_app(viewer_db: str, bim_project, tmp_path_factory: pytest.TempPathFactory):
-    data = tmp_path_factory.mktemp("viewer-data")
+def viewer_app(viewer_db: str, bim_project, viewer_data: Path):
+    data = viewer_data
     port = _free_port()
     settings = Settings(app=AppSettings(data=data, port=port, host="127.0.0.1"),
                         database=DatabaseSettings(database_url=viewer_db, data=data))

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.viewer.conftest import fly, open_map, screenshot
+from tests.viewer.conftest import BIM_REPORTS, fly, open_map, screenshot
 from viewer import palette
 
 Image = pytest.importorskip("PIL.Image", reason="pillow reads the screenshots (pip install -e '.[test]')")
@@ -95,12 +95,7 @@ def test_known_project_colour_and_click(page, viewer_server, known_project):
 def test_date_slider_replays_the_schedule(page, viewer_server, viewer_conn, bim_project):
     from bim.progress import record_reports
 
-    # Site reports: slab L1 done in time; slab L2 (on top, due 2024-12-31) done only in January.
-    record_reports(viewer_conn, bim_project["code"], [
-        {"client_id": "viewer-l1", "status": "done", "reported_at": "2024-06-20",
-         "elements": ["0SiteWatchTestSlab0001"]},
-        {"client_id": "viewer-l2", "status": "done", "reported_at": "2025-01-10",
-         "elements": ["0SiteWatchTestSlab0002"]}])
+    record_reports(viewer_conn, bim_project["code"], BIM_REPORTS)
     open_map(page, viewer_server + "/")
     assert page.is_visible("#date-section"), "the date slider should show when BIM elements exist"
     fly(page, bim_project["lon"], bim_project["lat"], 19)
@@ -122,6 +117,69 @@ def test_date_slider_replays_the_schedule(page, viewer_server, viewer_conn, bim_
     page.mouse.click(x, y)
     page.wait_for_selector("#panel:not([hidden])")
     assert "IfcSlab" in page.inner_text("#panel")
+
+
+def _lit(rgb, status: str) -> bool:
+    """The pixel is the status colour lit, not left black by a mesh without normals."""
+    return _hsv(rgb)[2] > 0.5 * _hsv(palette.STATUS[status])[2]
+
+
+def _local_lonlat(origin: tuple[float, float], east: float, north: float) -> tuple[float, float]:
+    """The point ``east``, ``north`` metres from ``origin`` (geodesic, independent of the page)."""
+    import math
+
+    import pyproj
+
+    azimuth = math.degrees(math.atan2(east, north))
+    lon, lat, _ = pyproj.Geod(ellps="GRS80").fwd(*origin, azimuth, math.hypot(east, north))
+    return lon, lat
+
+
+def test_mesh_is_coloured_by_4d_status(page, viewer_server, viewer_conn, bim_project):
+    """The model's GLB, drawn from MESH_ZOOM, takes its elements' 4D colours: planned while the
+    slider moves, reported once it rests, as the footprints do; and it lands on them, turned and
+    shifted as the model's placement says."""
+    from bim.progress import record_reports
+    from viewer.layers import MESH_ZOOM
+
+    record_reports(viewer_conn, bim_project["code"], BIM_REPORTS)
+    open_map(page, viewer_server + "/")
+    centre = (bim_project["lon"], bim_project["lat"])
+    # Two zoom levels past MESH_ZOOM (0.13 m a pixel): a wrong placement is then many pixels off.
+    fly(page, *centre, MESH_ZOOM + 2)
+    # Leave the footprints out: what shows is the mesh alone.
+    page.evaluate("SW.baseLayers = SW.baseLayers.filter((l) => l.id !== 'bim-elements'); SW.redraw()")
+    page.wait_for_function("SW.allLoaded()")
+    assert page.evaluate("SW.deck.layerManager.getLayers().some((l) => l.id === 'bim-mesh-' + "
+                         f"{bim_project['model_id']} && l.props.mesh && l.isLoaded)")
+    # On top of slab L2 (z = 7 m): its centre, and 10 m south, inside its diamond footprint but
+    # 2.7 m or more outside a mesh turned the other way, not shifted by the GLB's offset, or both.
+    top = [page.evaluate("([lon, lat]) => SW.project(lon, lat, 7)", list(p))
+           for p in (centre, _local_lonlat(centre, 0.0, -10.0))]
+    page.focus("#date-slider")
+    page.keyboard.press("Home")           # the schedule's first day, at rest: L2 not started
+    page.wait_for_function("SW.state.statusDate === SW.state.date && SW.allLoaded()")
+    start = _settled_status(page, *top[0], "not_started")
+    screenshot(page, "09-mesh-start")
+    # The slider in motion to the last day: the date moves, the status date stays, and the mesh
+    # shows the plan (L2 done) as the footprints would.
+    page.evaluate("SW.state.date = SW.meta.schedule.finish; SW.redraw()")
+    planned = _settled_status(page, *top[0], "done")
+    screenshot(page, "10-mesh-planned")
+    # At rest on the last day: the site says L2 is not done, the reported status replaces the plan.
+    page.keyboard.press("End")
+    page.wait_for_function("SW.state.statusDate === SW.meta.schedule.finish && SW.allLoaded()")
+    reported = [_settled_status(page, x, y, "late_finish") for x, y in top]
+    screenshot(page, "11-mesh-reported")
+    assert _nearest_status(start) == "not_started" and _lit(start, "not_started"), start
+    assert _nearest_status(planned) == "done" and _lit(planned, "done"), \
+        f"{planned} is not the planned colour (done)"
+    for rgb in reported:
+        assert _nearest_status(rgb) == "late_finish" and _lit(rgb, "late_finish"), \
+            f"{rgb} is not the reported colour (late_finish)"
+    meshes = [u for u in page.recorder.urls if u.endswith(f"/models/{bim_project['model_id']}/mesh.glb")]
+    assert len(meshes) == 1, f"the GLB should be read once, not {len(meshes)} times"
+    assert page.recorder.errors == [], page.recorder.errors
 
 
 def test_language_toggle_and_tablet_width(page, viewer_server):

@@ -84,6 +84,10 @@
       case 'bim-elements':
         props.updateTriggers = {getTileData: [st.statusDate], getFillColor: [st.date, st.statusDate]};
         break;
+      case 'bim-mesh':
+        // The mesh is read and coloured here, not in the spec: see sw-mesh.js.
+        if (props.visible) Object.assign(props, SW.mesh.layerProps(layer.props.data[0]));
+        break;
       case 'sensors':
       case 'sensor-values':
         props.data = st.sensors;
@@ -125,6 +129,7 @@
     if (!SW.deck || !SW.deck.layerManager) return false;
     const top = SW.deck.layerManager.getLayers().filter((l) => !l.parent && l.props.visible);
     if (SW.have.has('sensors') && !SW.state.sensorsVersion) return false;
+    if (SW.mesh.busy()) return false; // a mesh's colours at the status date are still on the way
     return top.length > 0 && top.every((l) => l.isLoaded);
   };
   function afterRender() {

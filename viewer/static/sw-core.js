@@ -169,7 +169,9 @@
     sensorFill: () => (d) => pal('sensor', SW.sensorState(d)),
     sensorLine: () => (d) => (SW.sensorState(d) === 'alarm' ? [120, 0, 0, 255] : [255, 255, 255, 255]),
     sensorLabel: () => (d) => (d.value == null ? d.code : `${d.code} ${SW.formatNumber(d.value)}${d.unit ? ' ' + d.unit : ''}`),
-    modelOrientation: () => (d) => [0, -(d.rotation || 0), 90],
+    // [pitch, yaw, roll] of a model's Z-up mesh (sw-mesh.js): yaw is anticlockwise, as the
+    // placement's rotation from east to the model's +X.
+    modelOrientation: () => (d) => [0, d.rotation || 0, 0],
   };
 
   SW.formatNumber = function (v, digits) {
