@@ -284,3 +284,28 @@ def test_the_all_good_shortcut_agrees_with_element_by_element_checks():
         got = check.message("sitewatch/P-1/N-1", json.dumps(elements).encode())
         assert [g.reason for g in got if isinstance(g, Rejected)] == ["missing_field"]
         assert sum(isinstance(g, Reading) for g in got) == 19
+
+
+def test_a_batch_sent_the_careful_way_is_evaluated_once(sconn, noise_sensor):
+    """A batch holding a stored reading goes again through ON CONFLICT after its COPY fails: the
+    new readings are stored once and evaluated once (one crossing, one alarm)."""
+    engine = Engine()
+    t0 = time.time() - 600
+
+    def item(dt: float, value: float) -> dict:
+        return {"project_code": noise_sensor, "sensor_code": "N-1", "ts": iso(dt), "value": value}
+
+    first, _ = ingest_items(sconn, [item(t0 + i, 40) for i in range(5)], engine=engine)
+    assert first.accepted == 5 and first.events == []
+    # the last stored reading again, then a crossing and its repeat above every noise limit
+    batch = [item(t0 + 4, 40), item(t0 + 5, 120), item(t0 + 6, 121)]
+    second, _ = ingest_items(sconn, batch, engine=engine)
+    assert (second.accepted, second.duplicate) == (2, 1)
+    assert [(e.event, e.value) for e in second.events] == [("opened", 120.0)]
+    (alarms,) = sconn.execute("SELECT count(*) FROM sitewatch.alarm").fetchone()
+    (transitions,) = sconn.execute("SELECT count(*) FROM sitewatch.alarm_transition").fetchone()
+    assert (alarms, transitions) == (1, 1)
+    (last,) = sconn.execute("SELECT s.last_value FROM sitewatch.sensor_state s JOIN "
+                            "sitewatch.sensor n ON n.id = s.sensor_id WHERE n.code = 'N-1'"
+                            ).fetchone()
+    assert last == 121.0
