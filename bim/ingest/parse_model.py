@@ -13,7 +13,8 @@ import io
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import ifcopenshell
@@ -27,7 +28,7 @@ from bim import geometry, georef
 from bim.errors import ParseFailed
 from bim.georef import Placement
 
-__all__ = ["ParsedModel", "parse_model"]
+__all__ = ["ParsedModel", "outline_wkb", "parse_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,30 @@ class ParsedModel:
     glb_offset: tuple[float, float, float]
     warnings: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    # The outline (WKB, EPSG:4490), computed in a thread from the end of the parse on: call to
+    # wait for it.  None: compute it when needed (outline_wkb of the footprints).
+    outline: Callable[[], bytes | None] | None = None
+
+
+def outline_wkb(footprints: list) -> bytes | None:
+    """The model's outline: the union of its placed footprints as a MultiPolygon (WKB), None
+    when no element has one."""
+    parts = [g for g in footprints if g is not None and not g.is_empty]
+    if not parts:
+        return None
+    polygons = shapely.get_parts(shapely.get_parts(shapely.union_all(parts)))
+    polygons = [g for g in polygons if g.geom_type == "Polygon" and not g.is_empty]
+    return shapely.to_wkb(shapely.MultiPolygon(polygons)) if polygons else None
+
+
+def _start_outline(footprints: list) -> Callable[[], bytes | None]:
+    """:func:`outline_wkb` in a thread of its own.  GEOS unions without Python's GIL, so it runs
+    beside the GLB and the database writes: for Office_A (805 footprints) it takes 50 ms, as
+    long as the COPY of its elements."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outline")
+    future = pool.submit(outline_wkb, footprints)
+    pool.shutdown(wait=False)
+    return future.result
 
 
 def _offset(model: ifcopenshell.file, element: ifcopenshell.entity_instance
@@ -159,10 +184,11 @@ def parse_model(model: ifcopenshell.file, *, fallback_lonlat: tuple[float, float
     meshes = [meshes[k] for k in order]
     for index, k in enumerate(order):
         rows[mesh_rows[k]]["mesh_index"] = index
+    placed = _place(local, placement)
+    outline = _start_outline(placed)
     buffer = io.BytesIO()
     geometry.write_glb(meshes, buffer, offset=offset, shifted=True)
     del meshes[:]
-    placed = _place(local, placement)
     timings["placement_s"] = time.perf_counter() - t2
 
     warnings = list(placement.warnings) + warnings
@@ -184,4 +210,4 @@ def parse_model(model: ifcopenshell.file, *, fallback_lonlat: tuple[float, float
         "timings": {k: round(v, 4) for k, v in timings.items()},
     }
     return ParsedModel(model.schema_identifier, placement, rows, local, placed, buffer.getvalue(),
-                       offset, warnings, summary)
+                       offset, warnings, summary, outline)
