@@ -47,7 +47,7 @@ class ParsedModel:
     warnings: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     # The outline (WKB, EPSG:4490), computed in a thread from the end of the parse on: call to
-    # wait for it.  None: compute it when needed (outline_wkb of the footprints).
+    # wait for it.  None: the write has PostGIS unite the footprints it stored.
     outline: Callable[[], bytes | None] | None = None
 
 
@@ -62,10 +62,19 @@ def outline_wkb(footprints: list) -> bytes | None:
     return shapely.to_wkb(shapely.MultiPolygon(polygons)) if polygons else None
 
 
-def _start_outline(footprints: list) -> Callable[[], bytes | None]:
-    """:func:`outline_wkb` in a thread of its own.  GEOS unions without Python's GIL, so it runs
-    beside the GLB and the database writes: for Office_A (805 footprints) it takes 50 ms, as
-    long as the COPY of its elements."""
+# From this many footprints the outline is made here, in a thread: below, PostGIS's union in
+# the write takes a few milliseconds, and the thread and the union's memory would count against
+# the parse's memory budget for little time saved.
+_OUTLINE_THREAD_MIN = 500
+
+
+def _start_outline(footprints: list) -> Callable[[], bytes | None] | None:
+    """:func:`outline_wkb` in a thread of its own, for large models (None for the others: the
+    write has PostGIS unite the stored footprints).  GEOS unions without Python's GIL, so it
+    runs beside the database writes: for Office_A (805 footprints) it takes 50 ms, about as long
+    as the COPY of its elements."""
+    if sum(g is not None for g in footprints) < _OUTLINE_THREAD_MIN:
+        return None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outline")
     future = pool.submit(outline_wkb, footprints)
     pool.shutdown(wait=False)
@@ -184,11 +193,11 @@ def parse_model(model: ifcopenshell.file, *, fallback_lonlat: tuple[float, float
     meshes = [meshes[k] for k in order]
     for index, k in enumerate(order):
         rows[mesh_rows[k]]["mesh_index"] = index
-    placed = _place(local, placement)
-    outline = _start_outline(placed)
     buffer = io.BytesIO()
     geometry.write_glb(meshes, buffer, offset=offset, shifted=True)
-    del meshes[:]
+    del meshes[:]   # before the placed footprints exist: the parse's memory peak stays lower
+    placed = _place(local, placement)
+    outline = _start_outline(placed)
     timings["placement_s"] = time.perf_counter() - t2
 
     warnings = list(placement.warnings) + warnings

@@ -18,7 +18,7 @@ import psycopg
 import shapely
 from psycopg import sql
 
-from bim.ingest.parse_model import ParsedModel, outline_wkb
+from bim.ingest.parse_model import ParsedModel
 from bim.ingest.store_file import store_bytes
 
 __all__ = ["ELEMENT_COLUMNS", "check_distance", "write_model"]
@@ -131,10 +131,13 @@ def write_model(conn: psycopg.Connection, model_id: int, parsed: ParsedModel, *,
                                  "message": f"the 4D schedule could not be read: {exc}"})
         timings["schedule_s"] = round(time.perf_counter() - copied, 4)
         lon, lat = placement.origin_lonlat
-        # The union of the footprints, made while this transaction wrote (ParsedModel.outline).
-        outline = parsed.outline() if parsed.outline else outline_wkb(parsed.footprints)
+        # The union of the footprints: made while this transaction wrote for large models
+        # (ParsedModel.outline), else by PostGIS from the footprints just stored.
+        outline = parsed.outline() if parsed.outline else None
         conn.execute(
-            "UPDATE sitewatch.bim_model SET outline = ST_GeomFromWKB(%(outline)s, 4490),"
+            "UPDATE sitewatch.bim_model SET outline = coalesce(ST_GeomFromWKB(%(outline)s, 4490),"
+            " (SELECT ST_Multi(ST_Union(footprint)) FROM sitewatch.bim_element"
+            " WHERE model_id = %(id)s)),"
             " origin = ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s, %(h)s), 4490)"
             " WHERE id = %(id)s",
             {"id": model_id, "outline": outline, "lon": lon, "lat": lat,
