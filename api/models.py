@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import PureWindowsPath
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, send_file
+from werkzeug.http import parse_options_header
 
 from api.auth import require
 from api.common import pool as _pool
@@ -52,10 +54,23 @@ def _check_party(conn, code: str) -> None:
         raise Forbidden("this enterprise is not a party to the project")
 
 
+def _raw_file_name() -> str | None:
+    """The file name of a raw-body upload: ``Content-Disposition: attachment; filename*=UTF-8''…``
+    (RFC 6266; HTTP headers are Latin-1, so a Chinese name can only come this way) or
+    ``filename="…"``, else ``X-File-Name``.  Only the last path segment is kept."""
+    disposition = request.headers.get("Content-Disposition")
+    name = parse_options_header(disposition)[1].get("filename") if disposition else None
+    name = name or request.headers.get("X-File-Name")
+    if not name:
+        return None
+    return PureWindowsPath(name).name or None   # "C:\\x\\a.ifc" and "../a.ifc" alike
+
+
 @bp.post("/projects/<code>/models")
 @require("admin", "enterprise")
 def upload(code: str) -> tuple[Response, int, dict]:
-    """The IFC file as the raw body, or as the multipart field ``file``; 202 with the job."""
+    """The IFC file as the raw body (its name in ``Content-Disposition`` or ``X-File-Name``), or
+    as the multipart field ``file``; 202 with the job."""
     with _pool().connection() as conn:
         _check_party(conn, code)
     if request.mimetype == "multipart/form-data":
@@ -64,7 +79,7 @@ def upload(code: str) -> tuple[Response, int, dict]:
             raise InvalidRequest("multipart upload without a 'file' field")
         source, name = upload_file.stream, upload_file.filename
     else:
-        source, name = request.stream, request.headers.get("X-File-Name")
+        source, name = request.stream, _raw_file_name()
     with _pool().connection() as conn:
         conn.autocommit = True
         try:

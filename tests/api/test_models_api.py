@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import time
+from urllib.parse import quote
 
 import ifcopenshell
 import pytest
@@ -247,3 +248,25 @@ def test_items_filter_sort_crs_and_one_item(client, fzk, city_conn):
     assert bbox["numberMatched"] == with_geometry > 0
     html = client.get(ITEMS, query_string={"f": "html", "limit": 5})
     assert html.status_code == 200 and json.dumps(html.mimetype) and "html" in html.mimetype
+
+
+def test_raw_upload_takes_its_name_from_content_disposition(client, tok, city_conn):
+    """A raw body's name comes as RFC 6266 ``filename*`` (UTF-8, so Chinese names survive
+    Latin-1 headers), folders stripped; the model keeps it."""
+    other = city_conn.execute("SELECT code FROM sitewatch.project WHERE code <> %s ORDER BY code"
+                              " LIMIT 1", (CODE,)).fetchone()[0]
+    data = shared_file("sample_ifc_external", "geographic-referencing_IFC4.ifc").read_bytes()
+    name = "住宅楼 一期.ifc"
+    response = client.post(f"/api/v1/projects/{other}/models", data=data, headers={
+        **auth(tok["admin"]), "Content-Type": "application/octet-stream",
+        "Content-Disposition": "attachment; filename=\"fallback.ifc\"; "
+                               f"filename*=UTF-8''..%2F..%2F{quote(name)}"})
+    assert response.status_code == 202, response.get_data(as_text=True)
+    model = client.get(f"/api/v1/models/{response.get_json()['model_id']}").get_json()
+    assert model["file_name"] == name
+    # the plain form, as `curl --data-binary @f -H 'Content-Disposition: …'` sends it
+    plain = client.post(f"/api/v1/projects/{other}/models", data=data + b"\n", headers={
+        **auth(tok["admin"]), "Content-Disposition": 'attachment; filename="site/v2.ifc"'})
+    assert plain.status_code == 202, plain.get_data(as_text=True)
+    model = client.get(f"/api/v1/models/{plain.get_json()['model_id']}").get_json()
+    assert model["file_name"] == "v2.ifc"
