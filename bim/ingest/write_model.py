@@ -132,8 +132,14 @@ def write_model(conn: psycopg.Connection, model_id: int, parsed: ParsedModel, *,
         timings["schedule_s"] = round(time.perf_counter() - copied, 4)
         lon, lat = placement.origin_lonlat
         # The union of the footprints: made while this transaction wrote for large models
-        # (ParsedModel.outline), else by PostGIS from the footprints just stored.
-        outline = parsed.outline() if parsed.outline else None
+        # (ParsedModel.outline), else (or if GEOS gave up there) by PostGIS from the footprints
+        # just stored.
+        outline = None
+        if parsed.outline is not None:
+            try:
+                outline = parsed.outline()
+            except shapely.errors.GEOSException as exc:
+                logger.warning("model %s: outline left to PostGIS (%s)", model_id, exc)
         conn.execute(
             "UPDATE sitewatch.bim_model SET outline = coalesce(ST_GeomFromWKB(%(outline)s, 4490),"
             " (SELECT ST_Multi(ST_Union(footprint)) FROM sitewatch.bim_element"
