@@ -186,10 +186,9 @@ def known_project(viewer_conn, bim_project) -> dict:
 
 @pytest.fixture(scope="session")
 def viewer_app(viewer_db: str, bim_project, viewer_data: Path):
-    data = viewer_data
     port = _free_port()
-    settings = Settings(app=AppSettings(data=data, port=port, host="127.0.0.1"),
-                        database=DatabaseSettings(database_url=viewer_db, data=data))
+    settings = Settings(app=AppSettings(data=viewer_data, port=port, host="127.0.0.1"),
+                        database=DatabaseSettings(database_url=viewer_db, data=viewer_data))
     app = create_app(settings)
     app.config["TESTING"] = True
     app.config["SITEWATCH_TEST_PORT"] = port

@@ -78,6 +78,7 @@
     const p = SW.meta.palette[table];
     return (p && p[key]) || fallback || SW.meta.palette.other.unknown;
   };
+  SW.pal = pal; // the other scripts' way to a palette colour (sw-mesh.js)
   SW.projectColour = function (props) {
     if (props.card && SW.meta.palette.card[props.card]) return SW.meta.palette.card[props.card];
     return pal('stage', props.stage);

@@ -49,7 +49,7 @@
     return new Type(bin.buffer.slice(start, start + length * 4));
   }
 
-  // GLB → {positions (Z-up local metres), indices, elements: [{globalId, first, count}], offset}.
+  // GLB → {positions (Z-up local metres), indices, elements: [{globalId, first, count}]}.
   // glTF is Y-up: local (x, y, z) = glTF (x, −z, y), so the map orientation is only the yaw.
   // Every element's indices are rebased on its first vertex: the model is one draw call.
   SW.readGlb = function (buffer) {
@@ -88,20 +88,16 @@
       first += count;
       at += p.indices.length;
     }
-    const extras = (doc.asset && doc.asset.extras) || {};
-    return {positions, indices, elements, offset: extras.offset || [0, 0, 0]};
+    return {positions, indices, elements}; // where the GLB's origin lies comes with the model
   };
 
   // -- colours --------------------------------------------------------------------------------------
-  function statusColour(status) {
-    return SW.meta.palette.status[status] || SW.meta.palette.other.unknown;
-  }
   // Each element's vertices take its status colour (0..1; SimpleMeshLayer multiplies them by
   // getColor, white).
   function paint(geometry, statuses) {
     const colors = new Float32Array(geometry.positions.length);
     geometry.elements.forEach((e, i) => {
-      const c = statusColour(statuses[i]);
+      const c = SW.pal('status', statuses[i]);
       for (let v = e.first; v < e.first + e.count; v++) {
         colors[v * 3] = c[0] / 255;
         colors[v * 3 + 1] = c[1] / 255;
