@@ -25,6 +25,7 @@ import atexit
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import os
 import resource
 import signal
@@ -130,6 +131,35 @@ def _drop(spare: _Spare) -> None:
         spare.proc.kill()
         spare.proc.join(5)
     spare.proc.close()
+
+
+def _forget_after_fork() -> None:
+    """In a process forked from one that has parsed: forget the parent's spare and fork server.
+
+    ``sitewatch demo`` loads the sample models, then becomes gunicorn's master, whose workers
+    are forked from it: each would inherit a spare child and a fork server that are not its own
+    children (``is_alive`` and ``waitpid`` refuse them) and every upload would fail.  Each such
+    process starts its own on its first parse instead; the parent keeps using its own.
+    """
+    global _spare, _spare_lock
+    spare, _spare = _spare, None
+    _spare_lock = threading.Lock()   # another thread may have held it at the fork
+    if spare is not None:
+        spare.channel.close()        # this process's copy of the pipe only
+    # multiprocessing keeps one fork server per interpreter (its module functions are bound to
+    # it) and has no public way to start another: reset it to "not started", as its own stop
+    # does, without waiting for the parent's server or removing its socket.  Closing our copy
+    # of its "alive" pipe lets the parent's server end with the parent.
+    server = multiprocessing.forkserver._forkserver
+    server._lock = threading.Lock()
+    if server._forkserver_pid is not None:
+        if server._forkserver_alive_fd is not None:
+            os.close(server._forkserver_alive_fd)
+        server._forkserver_address = server._forkserver_alive_fd = None
+        server._forkserver_pid = None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 @atexit.register  # runs before multiprocessing's own exit handler (registered earlier)
