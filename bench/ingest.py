@@ -23,8 +23,10 @@ the same messages on a topic the worker does not read, to Mosquitto's own C subs
 what the broker itself can deliver of each message shape here, whatever the consumer. Batched
 payloads: M readings (``--batched-readings``, a few seconds' worth; the table emptied first,
 timestamps after the previous phase's so every rule still evaluates every reading), now as messages
-of K readings of one sensor (a JSON array), for each K of ``--batch-sizes``; each against the same
-floor. Latency: readings paced at 5,000/s for S seconds while 100 crane sensors cross 100 % of
+of K readings of one sensor (a JSON array), for each K of ``--batch-sizes``; each against the floor
+of its own M rows, COPY'd (table emptied) right after the phase, so that both sides meet the
+machine in the same state (on a shared 2-core machine the floor alone moves by 2x between runs).
+Latency: readings paced at 5,000/s for S seconds while 100 crane sensors cross 100 % of
 rated load moment every couple of seconds; each crossing is timed from just before its publish to
 the NOTIFY the engine sends when the alarm row commits. This is a benchmark, not a test.
 """
@@ -407,11 +409,13 @@ def main(argv: list[str] | None = None) -> int:
             for turn, k in enumerate(batch_sizes, start=1):
                 conn.execute("TRUNCATE sitewatch.reading")
                 pub = RawPublisher(host, port, f"bench-throughput-{k}")
-                k_rate, k_pub_rate, _ = throughput(pub, conn, code, sensors,
-                                                   args.batched_readings, per_message=k,
-                                                   t0=t0 + turn * span)
+                k_rate, k_pub_rate, k_rows = throughput(pub, conn, code, sensors,
+                                                        args.batched_readings, per_message=k,
+                                                        t0=t0 + turn * span)
                 pub.close()
-                batched.append((k, k_rate, k_pub_rate))
+                # The floor of this phase: its own rows, right after it, so a machine whose
+                # speed drifts during the run (2x between runs here) meets both sides alike.
+                batched.append((k, k_rate, k_pub_rate, floor(conn, k_rows)))
             pub = RawPublisher(host, port, "bench-latency")
             lat, lat_rate, lat_sent = latency(pub, url, code, sensors, args.latency_seconds)
             pub.close()
@@ -432,12 +436,13 @@ def main(argv: list[str] | None = None) -> int:
             ["publisher alone (readings/s)", pub_rate, "", ""],
         ]
         table += _ceiling_rows("", rate, ceilings[1])
-        for k, k_rate, k_pub_rate in batched:
+        for k, k_rate, k_pub_rate, k_floor in batched:
             table += [
                 [f"MQTT, {k} readings/message → committed rows (readings/s)", k_rate,
                  f"≥ {TARGET_RATE:,}", verdict(k_rate >= TARGET_RATE)],
-                [f"MQTT, {k} readings/message / floor", f"{k_rate / copy_rate:.0%}",
-                 f"≥ {TARGET_FLOOR_SHARE:.0%}", verdict(k_rate / copy_rate >= TARGET_FLOOR_SHARE)],
+                ["COPY floor, the same rows (rows/s)", k_floor, "", ""],
+                [f"MQTT, {k} readings/message / floor", f"{k_rate / k_floor:.0%}",
+                 f"≥ {TARGET_FLOOR_SHARE:.0%}", verdict(k_rate / k_floor >= TARGET_FLOOR_SHARE)],
                 [f"publisher alone, {k} readings/message (readings/s)", k_pub_rate, "", ""],
             ]
             table += _ceiling_rows(f", {k} readings/message", k_rate, ceilings[k])
@@ -455,11 +460,12 @@ def main(argv: list[str] | None = None) -> int:
               f"floor {copy_rate:,.0f} rows/s (target ≥ {TARGET_FLOOR_SHARE:.0%})"
               + (f"; the broker alone delivers {ceilings[1] / copy_rate:.0%} of it in one-reading "
                  "messages" if ceilings[1] else ""))
-        for k, k_rate, _ in batched:
-            k_share = k_rate / copy_rate
+        for k, k_rate, _, k_floor in batched:
+            k_share = k_rate / k_floor
             print(f"{verdict(k_rate >= TARGET_RATE and k_share >= TARGET_FLOOR_SHARE)}: "
                   f"{k} readings/message: {k_rate:,.0f} readings/s, {k_share:.0%} of the COPY "
-                  f"floor (targets ≥ {TARGET_RATE:,} readings/s, ≥ {TARGET_FLOOR_SHARE:.0%})")
+                  f"floor of its rows {k_floor:,.0f} rows/s (targets ≥ {TARGET_RATE:,} "
+                  f"readings/s, ≥ {TARGET_FLOOR_SHARE:.0%})")
         print(f"{'PASS' if p99 <= TARGET_P99_MS else 'FAIL'}: alarm latency p99 {p99:,.0f} ms, "
               f"p50 {p50:,.0f} ms at {lat_rate:,.0f} readings/s (target p99 ≤ "
               f"{TARGET_P99_MS:,.0f} ms)")
