@@ -14,23 +14,24 @@ than the sensor's latest evaluated reading are stored but not evaluated (late ar
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from operator import attrgetter
+from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import psycopg
 
 from sensors import notify
-from sensors.ingest import Reading
+from sensors.columns import Columns
 from sensors.registry import Registry, SensorInfo
 from sensors.rules import LEVELS, Event, Runtime
 
 logger = logging.getLogger(__name__)
 
 ACTOR = "rule-engine"
-_T = attrgetter("t")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,23 @@ def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, timezone.utc)
 
 
+def _series(readings: Columns) -> dict[int, tuple[list[float], list[float], int]]:
+    """Per sensor: its readings' times (epoch seconds) and values in time order, and the last
+    time in microseconds.  Of readings with equal times the first in the batch wins, as in
+    the table (COPY keeps the batch's order; ``ON CONFLICT DO NOTHING`` keeps the first)."""
+    order = np.lexsort((readings.us, readings.sensor_id))   # stable: batch order among equals
+    sid, us = readings.sensor_id[order], readings.us[order]
+    keep = np.ones(len(order), bool)
+    keep[1:] = (sid[1:] != sid[:-1]) | (us[1:] != us[:-1])
+    if not keep.all():
+        order, sid, us = order[keep], sid[keep], us[keep]
+    seconds = (us / 1e6).tolist()         # what datetime.timestamp() gives, to the last bit
+    values = readings.value[order].tolist()
+    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]]).tolist() + [len(sid)]
+    return {int(sid[a]): (seconds[a:b], values[a:b], int(us[b - 1]))
+            for a, b in zip(starts, starts[1:])}
+
+
 def _peak(peak: float | None, values: list[float]) -> float | None:
     """The larger in magnitude of ``peak`` and the values (the earlier one on a tie)."""
     if values:
@@ -63,15 +81,8 @@ class Engine:
         self._cache: dict[int, tuple[int, tuple, Runtime]] = {}
 
     def evaluate(self, conn: psycopg.Connection, registry: Registry,
-                 readings: list[Reading]) -> list[AlarmChange]:
-        by_sensor: dict[int, list[Reading]] = {}
-        group = by_sensor.get
-        for r in readings:
-            same = group(r.sensor_id)
-            if same is None:
-                by_sensor[r.sensor_id] = [r]
-            else:
-                same.append(r)
+                 readings: Columns) -> list[AlarmChange]:
+        by_sensor = _series(readings)
         states = conn.execute(
             "SELECT sensor_id, extract(epoch FROM last_ts)::float8, level, open_alarm_id, version "
             "FROM sitewatch.sensor_state WHERE sensor_id = ANY(%s) "
@@ -82,16 +93,12 @@ class Engine:
             info = registry.by_id.get(sid)
             if info is None:
                 continue  # deleted while the batch was in flight
-            fresh = by_sensor[sid]
-            if last_t is not None:
-                fresh = [r for r in fresh if r.t > last_t]
-                if not fresh:
+            ts, values, last_us = by_sensor[sid]
+            if last_t is not None and ts[0] <= last_t:
+                start = bisect.bisect_right(ts, last_t)
+                if start == len(ts):
                     continue
-            fresh.sort(key=_T)    # stable: of equal timestamps the first in the batch wins
-            ts = [r.t for r in fresh]
-            if len(set(ts)) < len(ts):
-                fresh = [r for k, r in enumerate(fresh) if k == 0 or ts[k - 1] != r.t]
-                ts = [r.t for r in fresh]
+                ts, values = ts[start:], values[start:]
             # Taken out while in use: put back only with the version this transaction writes.
             cached = self._cache.pop(sid, None)
             runtime = None
@@ -99,14 +106,13 @@ class Engine:
                 runtime = cached[2]
             else:
                 build.append((len(work), sid, last_t, level))
-            work.append([sid, info, fresh, ts, runtime, open_alarm])
+            work.append([sid, info, ts, values, last_us, runtime, open_alarm])
         if build:
             self._build(conn, work, build)
         changes: list[AlarmChange] = []
         updates = []
         peaks = []
-        for sid, info, fresh, ts, runtime, open_alarm in work:
-            values = [r.value for r in fresh]
+        for sid, info, ts, values, last_us, runtime, open_alarm in work:
             # The largest magnitude among the readings seen while an alarm is open, each reading
             # taken after the events it caused.
             peak = None
@@ -120,9 +126,8 @@ class Engine:
                 peak = _peak(peak, values[start:])
             if open_alarm is not None and peak is not None:
                 peaks.append((open_alarm, peak))
-            last = fresh[-1]
-            updates.append((sid, last.dt, last.value, LEVELS[runtime.level], open_alarm,
-                            runtime.rule_state, runtime))
+            updates.append((sid, _EPOCH + timedelta(microseconds=last_us), values[-1],
+                            LEVELS[runtime.level], open_alarm, runtime.rule_state, runtime))
         if peaks:
             with conn.cursor() as cur:
                 cur.executemany(
@@ -146,7 +151,7 @@ class Engine:
         for k, sid, last_t, level in build:
             runtime = Runtime(work[k][1].rules, rule_state=dict(stored.get(sid) or {}),
                               level=LEVELS.index(level))
-            work[k][4] = runtime
+            work[k][5] = runtime
             if last_t is not None and runtime.history_s > 0:
                 rebuild.append((sid, last_t - runtime.history_s, last_t, runtime))
         if rebuild:

@@ -35,11 +35,12 @@ import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import repeat
 
 import psycopg
 from psycopg import sql
 
+from sensors import stamps as _stamps
+from sensors.columns import Columns, Reading, Run, copy_data
 from sensors.kinds import canonical_unit
 from sensors.registry import Registry, SensorInfo
 from sensors.settings import SensorSettings
@@ -76,19 +77,9 @@ REASONS = {
 _INT64 = 2 ** 63
 _isfinite = math.isfinite
 _fromisoformat = datetime.fromisoformat
-_timestamp = datetime.timestamp
 _FLOAT, _NUMBERS, _STR = {float}, {float, int}, {str}
-_NO_SEQ, _SEQS = {type(None)}, {int, type(None)}
+_NO_SEQ, _SEQS, _NO_UNIT = {type(None)}, {int, type(None)}, {None}
 _unit = functools.lru_cache(maxsize=512)(canonical_unit)   # gateways repeat a few spellings
-
-
-@dataclass(slots=True)
-class Reading:
-    sensor_id: int
-    dt: datetime
-    t: float            # epoch seconds
-    value: float
-    seq: int | None
 
 
 @dataclass(slots=True)
@@ -123,8 +114,11 @@ class Checker:
         self._earliest = self.now - s.ingest_max_age_days * 86400
         self._max_bytes, self._prefix = s.ingest_max_payload_bytes, s.mqtt_topic_prefix
 
-    def message(self, topic: str, payload: bytes) -> list[Reading | Rejected]:
-        """One MQTT message: its readings and rejects, in payload order (at least one item)."""
+    def take(self, topic: str, payload: bytes) -> list[Reading | Rejected] | Run:
+        """One MQTT message as the network thread checks it: a :class:`Run` when it holds
+        several readings that pass every check but their stamps' (read with the rest of the
+        batch by :meth:`settle`), else its readings and rejects in payload order (at least one
+        item)."""
         if len(payload) > self._max_bytes:
             return [Rejected("too_large", f"{len(payload)} bytes", payload[:1024], topic)]
         parts = topic.split("/")
@@ -145,6 +139,52 @@ class Checker:
         else:
             return [self._check(project, sensor, obj, payload, topic, "mqtt")]
         return self._elements(project, sensor, items, payload, topic)
+
+    def message(self, topic: str, payload: bytes) -> list[Reading | Rejected]:
+        """One MQTT message, checked to the end: its readings and rejects in payload order."""
+        parsed = self.take(topic, payload)
+        if type(parsed) is not Run:
+            return parsed   # type: ignore[return-value]
+        self.read_stamps([parsed])
+        if parsed.us is None:
+            return self._each(parsed)
+        seqs = parsed.seqs or [None] * len(parsed)
+        return [Reading(parsed.sensor_id, t, v, s)
+                for t, v, s in zip((parsed.us / 1e6).tolist(), parsed.values, seqs)]
+
+    def settle(self, parts: list[list[Reading | Rejected] | Run]
+               ) -> tuple[Columns, list[Rejected]]:
+        """What :meth:`take` made of a batch's messages, with the stamps of its runs read:
+        the readings as columns (in message order) and the rejects."""
+        runs = [part for part in parts if type(part) is Run]
+        if runs:
+            self.read_stamps(runs)   # type: ignore[arg-type]
+        good: list[Run | Reading] = []
+        rejected: list[Rejected] = []
+        for part in parts:
+            if type(part) is Run:
+                if part.us is not None:
+                    good.append(part)
+                    continue
+                part = self._each(part)
+            for one in part:   # type: ignore[union-attr]
+                (good if type(one) is Reading else rejected).append(one)  # type: ignore[arg-type]
+        return Columns.gather(good), rejected
+
+    def read_stamps(self, runs: list[Run]) -> None:
+        """Read the stamps of the runs at once; a run gets its ``us`` when every stamp is of the
+        usual shape and within the allowed age and skew (else :meth:`_each` decides)."""
+        stamps: list[str] = []
+        for run in runs:
+            stamps += run.stamps
+        us, ok = _stamps.epoch_us(stamps)
+        ok &= (us >= math.ceil(self._earliest * 1e6)) & (us <= math.floor(self._latest * 1e6))
+        start = 0
+        for run in runs:
+            end = start + len(run)
+            if ok[start:end].all():
+                run.us = us[start:end]
+            start = end
 
     def item(self, item: object, scope: str | None = None) -> Reading | Rejected:
         """One element of an HTTP batch: {project_code, sensor_code, ts, value, unit?, seq?}."""
@@ -173,24 +213,30 @@ class Checker:
         info = self.registry.lookup(project, sensor)
         if info is None:
             return whole("unknown_sensor", f"{project}/{sensor}")
-        good = self._all_good(info, items)
-        if good is not None:
-            return good     # type: ignore[return-value]
+        run = self._all_good(info, items, payload, topic, project)
+        if run is not None:
+            return run
+        return self._each(Run(info.id, [], [], None, info, items, topic, payload, project))
+
+    def _each(self, run: Run) -> list[Reading | Rejected]:
+        """A batched message checked element by element: each bad one a reject of its own."""
         out: list[Reading | Rejected] = []
-        append, reading = out.append, self._reading
-        for item in items:
+        append, reading, info = out.append, self._reading, run.info
+        for item in run.items:
             append(reading(info, item))   # type: ignore[arg-type]
         for i, r in enumerate(out):
             if type(r) is tuple:
                 reason, detail = r
-                out[i] = Rejected(reason, f"readings[{i}]: {detail}", _element_json(items[i]),
-                                  topic, "mqtt", project)
+                out[i] = Rejected(reason, f"readings[{i}]: {detail}", _element_json(run.items[i]),
+                                  run.topic, "mqtt", run.project)
         return out
 
-    def _all_good(self, info: SensorInfo, items: list) -> list[Reading] | None:
-        """The readings when every element passes (the usual case), checked field by field
-        across the elements, which costs less than element by element; None when any element
-        may fail (:meth:`_reading` then finds which, and why)."""
+    def _all_good(self, info: SensorInfo, items: list, payload: bytes, topic: str,
+                  project: str) -> Run | None:
+        """The elements as a :class:`Run` when every one passes the checks that need no clock
+        (the usual case), checked field by field across the elements, which costs less than
+        element by element; None when any element may fail (:meth:`_each` then finds which,
+        and why)."""
         try:
             values = [obj["value"] for obj in items]
             stamps = [obj["ts"] for obj in items]
@@ -206,26 +252,25 @@ class Checker:
                 return None
         if not all(map(_isfinite, values)) or set(map(type, stamps)) != _STR:
             return None
-        if {obj.get("unit") for obj in items} != {None}:
-            return None                     # units given: checked one by one
         try:
-            dts = list(map(_fromisoformat, stamps))
-        except ValueError:
+            units = {obj.get("unit") for obj in items}
+        except TypeError:                   # a unit that is a list or an object
             return None
-        if None in {dt.tzinfo for dt in dts}:
-            return None
-        ts = list(map(_timestamp, dts))
-        if min(ts) < self._earliest or max(ts) > self._latest:
-            return None
-        seqs = [obj.get("seq") for obj in items]
-        kinds = set(map(type, seqs))
-        if kinds != _NO_SEQ:
+        if units != _NO_UNIT:
+            units.discard(None)
+            if set(map(type, units)) != _STR or {_unit(u) for u in units} != {info.unit}:
+                return None
+        seqs: list | None = [obj.get("seq") for obj in items]
+        kinds = set(map(type, seqs))   # type: ignore[arg-type]
+        if kinds == _NO_SEQ:
+            seqs = None
+        else:
             if not kinds <= _SEQS:
                 return None
-            numbers = [seq for seq in seqs if seq is not None]
+            numbers = [seq for seq in seqs if seq is not None]   # type: ignore[union-attr]
             if min(numbers) < -_INT64 or max(numbers) >= _INT64:
                 return None
-        return list(map(Reading, repeat(info.id), dts, ts, values, seqs))
+        return Run(info.id, stamps, values, seqs, info, items, topic, payload, project)
 
     def _check(self, project: str, sensor: str, obj: object, raw: bytes, topic: str | None,
                source: str) -> Reading | Rejected:
@@ -281,7 +326,7 @@ class Checker:
         seq = obj.get("seq")
         if seq is not None and (type(seq) is not int or not -_INT64 <= seq < _INT64):
             return "bad_seq", repr(seq)[:64]
-        return Reading(info.id, dt, t, value, seq)
+        return Reading(info.id, t, value, seq)
 
 
 def _element_json(item: object) -> bytes:
@@ -350,17 +395,6 @@ class Partitions:
         self.ensure(conn, months)
 
 
-def months_of(readings: Iterable[Reading]) -> set[tuple[int, int]]:
-    """The UTC months from the earliest to the latest reading (those between included: a month
-    without readings only gets its partition early)."""
-    times = [r.t for r in readings]
-    if not times:
-        return set()
-    y0, m0 = time.gmtime(min(times))[:2]
-    y1, m1 = time.gmtime(max(times))[:2]
-    return {(m // 12, m % 12 + 1) for m in range(y0 * 12 + m0 - 1, y1 * 12 + m1)}
-
-
 # -- writing ------------------------------------------------------------------------------------
 
 CAREFUL_BATCHES = 20   # after a conflict, batches written the careful way before trying COPY again
@@ -379,7 +413,6 @@ _SESSIONS: weakref.WeakKeyDictionary[psycopg.Connection, _Session] = weakref.Wea
 _COPY = sql.SQL("COPY {} (sensor_id, ts, value, seq) FROM STDIN (FORMAT BINARY)")
 _READING = sql.Identifier("sitewatch", "reading")
 _READING_IN = sql.Identifier("pg_temp", "reading_in")
-_COPY_TYPES = ["int8", "timestamptz", "float8", "int8"]
 _INSERT = """
 INSERT INTO sitewatch.reading (sensor_id, ts, value, seq)
 SELECT sensor_id, ts, value, seq FROM pg_temp.reading_in
@@ -394,24 +427,22 @@ def _session(conn: psycopg.Connection) -> _Session:
     return session
 
 
-def _copy(cur: psycopg.Cursor, table: sql.Identifier, readings: list[Reading]) -> None:
+def _copy(cur: psycopg.Cursor, table: sql.Identifier, data: bytes) -> None:
     with cur.copy(_COPY.format(table)) as copy:
-        copy.set_types(_COPY_TYPES)
-        write = copy.write_row
-        for r in readings:
-            write((r.sensor_id, r.dt, r.value, r.seq))
+        copy.write(data)
 
 
-def _store(conn: psycopg.Connection, readings: list[Reading]) -> int:
+def _store(conn: psycopg.Connection, readings: Columns) -> int:
     """Write the readings inside the open transaction; the number of new rows."""
     session = _session(conn)
+    data = copy_data(readings)
     with conn.cursor() as cur:
         if session.careful:
             session.careful -= 1
         else:
             try:
                 with conn.transaction():   # a savepoint: a conflict undoes only the COPY
-                    _copy(cur, _READING, readings)
+                    _copy(cur, _READING, data)
                 return len(readings)
             except psycopg.errors.UniqueViolation:
                 session.careful = CAREFUL_BATCHES
@@ -421,7 +452,7 @@ def _store(conn: psycopg.Connection, readings: list[Reading]) -> int:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS reading_in (sensor_id bigint, "
                         "ts timestamptz, value double precision, seq bigint) ON COMMIT DELETE ROWS")
             session.temp_ready = True
-        _copy(cur, _READING_IN, readings)
+        _copy(cur, _READING_IN, data)
         cur.execute(_INSERT)
         return cur.rowcount
 
@@ -438,12 +469,14 @@ def _relabel_unknown(conn: psycopg.Connection, rejected: list[Rejected]) -> None
             r.reason = "unknown_project"
 
 
-def write_batch(conn: psycopg.Connection, readings: list[Reading], rejected: list[Rejected], *,
-                partitions: Partitions, engine=None, registry: Registry | None = None
-                ) -> BatchResult:
+def write_batch(conn: psycopg.Connection, readings: Columns | list[Reading],
+                rejected: list[Rejected], *, partitions: Partitions, engine=None,
+                registry: Registry | None = None) -> BatchResult:
     """Store readings and dead letters and evaluate the rules, in one transaction."""
-    if readings:
-        partitions.ensure(conn, months_of(readings))
+    if type(readings) is not Columns:
+        readings = Columns.gather(readings)     # type: ignore[arg-type]
+    if len(readings):
+        partitions.ensure(conn, readings.months())   # type: ignore[union-attr]
     result = BatchResult(rejected=len(rejected))
     try:
         _write(conn, readings, rejected, result, engine, registry)
@@ -456,10 +489,10 @@ def write_batch(conn: psycopg.Connection, readings: list[Reading], rejected: lis
     return result
 
 
-def _write(conn: psycopg.Connection, readings: list[Reading], rejected: list[Rejected],
+def _write(conn: psycopg.Connection, readings: Columns, rejected: list[Rejected],
            result: BatchResult, engine, registry: Registry | None) -> None:
     with conn.transaction():
-        if readings:
+        if len(readings):
             result.accepted = _store(conn, readings)
             result.duplicate = len(readings) - result.accepted
         if rejected:
@@ -469,5 +502,5 @@ def _write(conn: psycopg.Connection, readings: list[Reading], rejected: list[Rej
                               "FROM STDIN") as copy:
                     for bad in rejected:
                         copy.write_row((bad.source, bad.topic, bad.reason, bad.detail, bad.payload))
-        if engine is not None and readings and registry is not None:
+        if engine is not None and len(readings) and registry is not None:
             result.events = engine.evaluate(conn, registry, readings)

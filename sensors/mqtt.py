@@ -6,19 +6,26 @@ Topic ``{prefix}/{project_code}/{sensor_code}``; payload one reading ``{"ts", "v
 what becomes a dead letter).
 
 The worker connects with a fixed client id and ``clean_session=False``, so the broker keeps its
-subscription and queues readings while it is away.  paho's network thread checks each message
-(:meth:`sensors.ingest.Checker.message`, against the sensor registry as last loaded) and appends
-it with its readings and rejects to a queue; nothing is acknowledged on receipt
-(``manual_ack=True``; with ``fast_io`` the PUBLISH packets of a whole read arrive as one list,
-see :mod:`sensors.mqtt_client`).  So the checking of the next batch overlaps the database work of
-the current one.  The main thread takes what arrived while the previous batch was being written
-(at most ``ingest_max_batch`` messages and about ``ingest_max_batch_readings`` readings), checks
-again the messages checked against an older registry than the one it just loaded, writes the
-batch with :func:`sensors.ingest.write_batch` in one transaction, and only after the commit sends
-the PUBACKs: a message with several readings is acknowledged once all of them (and the dead
-letters of its bad ones) are committed.  A crash at any point leaves the uncommitted messages
-unacknowledged; the broker sends them again and the primary key ``(sensor_id, ts)`` with ``ON
-CONFLICT DO NOTHING`` drops what was already stored.
+subscription and queues readings while it is away.  Three threads, one stage each, so that
+Python's work on one batch overlaps PostgreSQL's on another:
+
+- paho's network thread checks each message (:meth:`sensors.ingest.Checker.take`, against the
+  sensor registry as last loaded) and queues it with its readings and rejects (or, for a
+  gateway's batch, its :class:`sensors.columns.Run`); nothing is acknowledged on receipt
+  (``manual_ack=True``; with ``fast_io`` the PUBLISH packets of a whole read arrive as one list,
+  see :mod:`sensors.mqtt_client`);
+- the main thread takes what arrived (at most ``ingest_max_batch`` messages and about
+  ``ingest_max_batch_readings`` readings), reads the stamps of all its runs at once and makes
+  the batch columns (:meth:`sensors.ingest.Checker.settle`), and hands it to
+- the writer thread, which holds the database connection: it reloads the registry, checks again
+  a batch prepared against an older one, writes it with :func:`sensors.ingest.write_batch` in one
+  transaction, and only after the commit sends the PUBACKs.  It takes one batch at a time, in
+  order; the main thread prepares at most one ahead.
+
+A message with several readings is acknowledged once all of them (and the dead letters of its
+bad ones) are committed.  A crash at any point leaves the uncommitted messages unacknowledged;
+the broker sends them again and the primary key ``(sensor_id, ts)`` with ``ON CONFLICT DO
+NOTHING`` drops what was already stored.
 
 PUBACKs go only to messages received on the current connection: after a reconnect the broker
 re-sends every unacknowledged message with its original packet id, and acknowledging an older copy
@@ -33,15 +40,18 @@ from __future__ import annotations
 import collections
 import gc
 import logging
+import queue
 import threading
 import time
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 import psycopg
 
 from sensors import broker
+from sensors.columns import Columns
 from sensors.engine import Engine
-from sensors.ingest import BatchResult, Checker, Partitions, Reading, Rejected, write_batch
+from sensors.ingest import BatchResult, Checker, Partitions, Reading, Rejected, Run, write_batch
 from sensors.mqtt_client import IngestClient, Publish
 from sensors.notify import Dispatcher
 from sensors.registry import Registry
@@ -51,7 +61,17 @@ logger = logging.getLogger(__name__)
 
 Item = tuple[int, int, int, str, bytes]   # (connection generation, mid, qos, topic, payload)
 # A message, what it was checked into and the registry version it was checked against.
-Taken = tuple[Item, list[Reading | Rejected], int | None]
+Taken = tuple[Item, list[Reading | Rejected] | Run, int | None]
+
+
+@dataclass
+class Prepared:
+    """A batch made ready for the writer thread against one registry version."""
+
+    batch: list[Taken]
+    version: int | None
+    readings: Columns
+    rejected: list[Rejected]
 
 
 def tune_gc() -> None:
@@ -86,8 +106,10 @@ class IngestWorker:
         self.partitions = Partitions()
         self.engine = Engine()
         self.totals: collections.Counter[str] = collections.Counter()
-        self._conn: psycopg.Connection | None = None
+        self._conn: psycopg.Connection | None = None    # the writer thread's, once it runs
         self._client: IngestClient | None = None
+        self.prepared: queue.Queue[Prepared | None] = queue.Queue(maxsize=1)
+        self.writer_error: BaseException | None = None
 
     # -- paho callbacks (network thread) ------------------------------------------------------------
 
@@ -119,7 +141,7 @@ class IngestWorker:
             topic = "<topic is not UTF-8>"
         payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
         version = self.registry.version     # read before the lookups (see _write)
-        parsed = Checker(self.registry, self.settings).message(topic, payload)
+        parsed = Checker(self.registry, self.settings).take(topic, payload)
         self.inbox.append(((self.generation, msg.mid, msg.qos, topic, payload), parsed, version))
         self.pending_in += len(parsed)
         self._hold_back()
@@ -128,7 +150,7 @@ class IngestWorker:
         """The PUBLISH packets of one read (``IngestClient`` with ``fast_io``)."""
         generation, append, count = self.generation, self.inbox.append, 0
         version = self.registry.version     # read before the lookups (see _write)
-        check = Checker(self.registry, self.settings).message
+        check = Checker(self.registry, self.settings).take
         for mid, qos, topic, payload in batch:
             try:
                 name = topic.decode()
@@ -176,8 +198,9 @@ class IngestWorker:
         self._client = client
         client.connect_async(self.host, self.port, keepalive=self.settings.mqtt_keepalive)
         client.loop_start()
+        writer = threading.Thread(target=self._writer, name="sitewatch-ingest-writer", daemon=True)
+        writer.start()
         next_report = time.monotonic() + 10
-        next_partitions = time.monotonic() + 3600
         try:
             idle = self.settings.ingest_idle_ms / 1000.0
             linger = self.settings.ingest_linger_ms / 1000.0
@@ -195,16 +218,25 @@ class IngestWorker:
                 else:
                     waiting_since = None
                     batch = self._take()
-                    if self._process(batch):
-                        self._ack(batch)
+                    prepared = self._prepare(batch)
+                    while not self.stop_event.is_set():   # the writer takes one at a time
+                        try:
+                            self.prepared.put(prepared, timeout=idle)
+                            break
+                        except queue.Full:
+                            pass
                 now = time.monotonic()
                 if now >= next_report:
                     self._report()
                     next_report = now + 10
-                if now >= next_partitions:
-                    self._safely(lambda c: self.partitions.ensure_around(c))
-                    next_partitions = now + 3600
         finally:
+            while writer.is_alive():    # the writer finishes what it holds, then stops
+                try:
+                    self.prepared.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    pass
+            writer.join()
             client.disconnect()
             client.loop_stop()
             if dispatcher is not None:
@@ -212,6 +244,23 @@ class IngestWorker:
             if self._conn is not None:
                 self._conn.close()
             self._report()
+        if self.writer_error is not None:
+            raise self.writer_error
+
+    def _writer(self) -> None:
+        """The writer thread: each prepared batch in turn, written, committed, acknowledged."""
+        next_partitions = time.monotonic() + 3600
+        try:
+            while (prepared := self.prepared.get()) is not None:
+                if self._process(prepared.batch, prepared):
+                    self._ack(prepared.batch)
+                if time.monotonic() >= next_partitions:
+                    self._safely(lambda c: self.partitions.ensure_around(c))
+                    next_partitions = time.monotonic() + 3600
+        except BaseException as exc:   # not a database error (those are handled): stop, report
+            logger.exception("the ingest writer failed")
+            self.writer_error = exc
+            self.stop_event.set()
 
     def _take(self) -> list[Taken]:
         """The next batch from the inbox: at most ``ingest_max_batch`` messages, and no more
@@ -263,11 +312,11 @@ class IngestWorker:
         except psycopg.Error as exc:
             logger.warning("maintenance step failed: %s", exc)
 
-    def _process(self, batch: list[Taken]) -> bool:
+    def _process(self, batch: list[Taken], prepared: Prepared | None = None) -> bool:
         """Write a batch (retrying while the database is away); False when stopping unwritten."""
         while True:
             try:
-                self._write(batch)
+                self._write(batch, prepared)
                 return True
             except psycopg.OperationalError as exc:
                 logger.warning("batch of %d not written (%s); retrying", len(batch),
@@ -297,25 +346,26 @@ class IngestWorker:
             finally:
                 self._conn = None
 
-    def _write(self, batch: list[Taken]) -> BatchResult:
-        conn = self._connection()
-        with conn.transaction():
-            self.registry.refresh(conn)
+    def _prepare(self, batch: list[Taken]) -> Prepared:
+        """A batch's readings as columns and its rejects, against the registry as last loaded."""
         # The network thread reads the registry's version before its lookups, and refresh()
         # sets the version last: a message checked against an older registry (a sensor added,
         # renamed or removed since) says so, and is checked again.
         version = self.registry.version
-        check = None
-        readings: list[Reading] = []
-        rejected: list[Rejected] = []
-        for item, parsed, checked in batch:
-            if checked != version:
-                check = check or Checker(self.registry, self.settings)
-                parsed = check.message(item[3], item[4])
-            for one in parsed:
-                (readings if type(one) is Reading else rejected).append(one)  # type: ignore[arg-type]
-        result = write_batch(conn, readings, rejected, partitions=self.partitions,
-                             engine=self.engine, registry=self.registry)
+        check = Checker(self.registry, self.settings)
+        parts = [parsed if checked == version else check.take(item[3], item[4])
+                 for item, parsed, checked in batch]
+        return Prepared(batch, version, *check.settle(parts))
+
+    def _write(self, batch: list[Taken], prepared: Prepared | None = None) -> BatchResult:
+        conn = self._connection()
+        with conn.transaction():
+            self.registry.refresh(conn)
+        if prepared is None or prepared.version != self.registry.version:
+            prepared = self._prepare(batch)     # a split batch, or the registry moved on
+        result = write_batch(conn, prepared.readings, prepared.rejected,
+                             partitions=self.partitions, engine=self.engine,
+                             registry=self.registry)
         self.totals.update(messages=len(batch), batches=1, accepted=result.accepted,
                            duplicate=result.duplicate, rejected=result.rejected,
                            events=len(result.events))

@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from sensors.engine import Engine
-from sensors.ingest import Checker, Partitions, Reading, Rejected, write_batch
+from sensors.ingest import Checker, Partitions, Reading, Rejected, Run, write_batch
 from sensors.registry import Registry, SensorInfo
 from sensors.settings import SensorSettings
 from tests.sensors.conftest import add_sensor
@@ -269,7 +269,12 @@ def test_the_all_good_shortcut_agrees_with_element_by_element_checks():
     changes = [{}, {"value": 41}, {"value": 10 ** 400}, {"value": True}, {"value": "x"},
                {"unit": "dBA"}, {"unit": "mm"}, {"ts": "2026-11-01T10:00:00"},
                {"ts": iso(now + 3600)}, {"ts": iso(now - 500 * 86400)}, {"ts": "soon"},
-               {"seq": None}, {"seq": True}, {"seq": 2 ** 63}, {"seq": -(2 ** 63)}, {"seq": 1.5}]
+               {"seq": None}, {"seq": True}, {"seq": 2 ** 63}, {"seq": -(2 ** 63)}, {"seq": 1.5},
+               {"unit": [1]}, {"unit": {"a": 1}}, {"unit": None},
+               # valid ISO 8601 the bulk stamp reader leaves to the standard library
+               {"ts": iso(now - 1).replace("T", " ")}, {"ts": iso(now - 1)[:-6] + "+0800"},
+               {"ts": datetime.fromtimestamp(now - 1, timezone.utc).isoformat()[:-6] + "Z"},
+               {"ts": "2026-02-30T10:00:00+08:00"}]
     for change in changes:
         for where in (0, 13):
             elements = [dict(e) for e in base]
@@ -278,6 +283,10 @@ def test_the_all_good_shortcut_agrees_with_element_by_element_checks():
             want = [check._reading(info, e) for e in elements]
             assert [g.reason if isinstance(g, Rejected) else g for g in got] == \
                 [w[0] if isinstance(w, tuple) else w for w in want], change
+    # Units on every element, all spelling the sensor's unit: still checked across elements.
+    spelled = [{**e, "unit": u} for e, u in zip(base, ["dB(A)", "dBA"] * 10)]
+    got = check.take("sitewatch/P-1/N-1", json.dumps(spelled).encode())
+    assert type(got) is Run and len(got) == 20
     for drop in ("ts", "value"):
         elements = [dict(e) for e in base]
         del elements[5][drop]
