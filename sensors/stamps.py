@@ -17,6 +17,9 @@ standard parser refuses, and for those it accepts the value is the same, to the 
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import numpy as np
 
 _MINUS, _PLUS, _COLON, _DOT, _Z, _T, _ZERO = 45, 43, 58, 46, 90, 84, 48
@@ -38,16 +41,20 @@ def epoch_us(stamps: list[str]) -> tuple[np.ndarray, np.ndarray]:
     ok = np.zeros(n, bool)
     lengths = list(map(len, stamps))
     first = lengths[0] if n else 0
+    groups: dict[int, np.ndarray | None]
     if lengths.count(first) == n:
         groups = {first: None}          # the usual case: one shape for all
     else:
-        groups = {}
-        for i, length in enumerate(lengths):
-            groups.setdefault(length, []).append(i)
+        by_length = np.array(lengths)
+        groups = {int(k): np.flatnonzero(by_length == k) for k in np.unique(by_length)}
     for length, index in groups.items():
         if length not in _SHAPES:
             continue
-        some = stamps if index is None else [stamps[i] for i in index]
+        if index is None:
+            some = stamps
+        else:
+            some = list(operator.itemgetter(*index)(stamps)) if len(index) > 1 else \
+                [stamps[index[0]]]
         # One byte per character: a character outside ASCII becomes "?", which no check passes.
         raw = "".join(some).encode("ascii", "replace")
         matrix = np.frombuffer(raw, np.uint8).reshape(len(some), length)
@@ -59,31 +66,38 @@ def epoch_us(stamps: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return us, ok
 
 
-def _number(digits: np.ndarray) -> np.ndarray:
-    """The decimal number the digit columns spell, row by row."""
-    out = np.zeros(len(digits), np.int64)
-    for k in range(digits.shape[1]):
-        out = out * 10 + digits[:, k]
-    return out
-
-
-def _read(m: np.ndarray, fraction: int, offset: bool) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=None)
+def _layout(fraction: int, offset: bool) -> tuple[list[int], np.ndarray]:
+    """The digit columns of a shape, and the weights that turn them into its fields (year,
+    month, day, hour, minute, second, fraction, offset hours, offset minutes) in one product:
+    float32 holds every such number exactly (the largest, 999,999, is below 2**24)."""
     body = 19 + (fraction + 1 if fraction else 0)
     columns = _DATE_DIGITS + list(range(20, 20 + fraction))
     if offset:
         columns += [body + 1, body + 2, body + 4, body + 5]
-    raw = m[:, columns] - _ZERO            # uint8: a byte below "0" wraps above 9
-    ok = (raw <= 9).all(axis=1) & (m[:, _SEPARATORS] == _SEPARATOR_BYTES).all(axis=1)
+    spans = [(0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14), (14, 14 + fraction)]
+    if offset:
+        spans += [(len(columns) - 4, len(columns) - 2), (len(columns) - 2, len(columns))]
+    weights = np.zeros((len(columns), 9), np.float32)
+    for field, (start, end) in enumerate(spans):
+        for k in range(start, end):
+            weights[k, field] = 10 ** (end - 1 - k)
+    return columns, weights
+
+
+def _read(m: np.ndarray, fraction: int, offset: bool) -> tuple[np.ndarray, np.ndarray]:
+    body = 19 + (fraction + 1 if fraction else 0)
+    columns, weights = _layout(fraction, offset)
+    digits = m[:, columns] - _ZERO         # uint8: a byte below "0" wraps above 9
+    ok = (digits <= 9).all(axis=1) & (m[:, _SEPARATORS] == _SEPARATOR_BYTES).all(axis=1)
     if fraction:
         ok &= m[:, 19] == _DOT
-    d = raw.astype(np.int64)
-    year, month, day = _number(d[:, 0:4]), _number(d[:, 4:6]), _number(d[:, 6:8])
-    hour, minute, second = _number(d[:, 8:10]), _number(d[:, 10:12]), _number(d[:, 12:14])
-    micro = _number(d[:, 14:14 + fraction]) * 10 ** (6 - fraction)
+    fields = (digits.astype(np.float32) @ weights).astype(np.int64)
+    year, month, day, hour, minute, second, micro, off_h, off_m = fields.T
+    micro = micro * 10 ** (6 - fraction)
     if offset:
         sign = m[:, body]
         ok &= ((sign == _PLUS) | (sign == _MINUS)) & (m[:, body + 3] == _COLON)
-        off_h, off_m = _number(d[:, -4:-2]), _number(d[:, -2:])
         ok &= (off_h <= 23) & (off_m <= 59)
         shift = (off_h * 60 + off_m) * 60_000_000 * np.where(sign == _MINUS, -1, 1)
     else:
