@@ -38,7 +38,7 @@ class Run:
     values: list[float]
     seqs: list[int | None] | None     # None: no element has a seq
     info: Any                         # sensors.registry.SensorInfo
-    items: list[Any]
+    items: list[Any] | None           # None: decoded to typed elements, parse again if needed
     topic: str
     payload: bytes
     project: str

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import msgspec
 import psycopg
 from psycopg import sql
 
@@ -82,6 +83,20 @@ _NO_SEQ, _SEQS, _NO_UNIT = {type(None)}, {int, type(None)}, {None}
 _unit = functools.lru_cache(maxsize=512)(canonical_unit)   # gateways repeat a few spellings
 
 
+class _Element(msgspec.Struct, gc=False):
+    """An element of a gateway's array, as msgspec decodes it: the field types are checked
+    while parsing (an int value becomes a float, as float() would make it), and no dict is
+    built per reading.  Whatever does not fit (a bool value, NaN, a unit that is a list, a
+    missing field) fails the whole decode, and the message takes the general way."""
+    ts: str
+    value: float
+    unit: str | None = None
+    seq: int | None = None
+
+
+_decode_batch = msgspec.json.Decoder(list[_Element]).decode
+
+
 @dataclass(slots=True)
 class Rejected:
     reason: str
@@ -124,11 +139,16 @@ class Checker:
         parts = topic.split("/")
         if len(parts) != 3 or parts[0] != self._prefix or not parts[1] or not parts[2]:
             return [Rejected("bad_topic", topic, payload, topic)]
+        project, sensor = parts[1], parts[2]
+        if payload[:1] == b"[":
+            try:   # a gateway's array, every element of the expected types: no dicts built
+                return self._elements(project, sensor, _decode_batch(payload), payload, topic)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass   # the general way below finds what is wrong, and where
         try:
             obj = _parse_json(payload)
         except ValueError as exc:  # also UnicodeDecodeError
             return [Rejected("not_json", str(exc)[:200], payload, topic)]
-        project, sensor = parts[1], parts[2]
         if type(obj) is list:
             items = obj
         elif type(obj) is dict and "readings" in obj:
@@ -216,18 +236,22 @@ class Checker:
         run = self._all_good(info, items, payload, topic, project)
         if run is not None:
             return run
-        return self._each(Run(info.id, [], [], None, info, items, topic, payload, project))
+        kept = None if type(items[0]) is _Element else items
+        return self._each(Run(info.id, [], [], None, info, kept, topic, payload, project))
 
     def _each(self, run: Run) -> list[Reading | Rejected]:
         """A batched message checked element by element: each bad one a reject of its own."""
+        items = run.items
+        if items is None:                   # decoded as typed elements: as JSON this time
+            items = _parse_json(run.payload)
         out: list[Reading | Rejected] = []
         append, reading, info = out.append, self._reading, run.info
-        for item in run.items:
+        for item in items:   # type: ignore[union-attr]
             append(reading(info, item))   # type: ignore[arg-type]
         for i, r in enumerate(out):
             if type(r) is tuple:
                 reason, detail = r
-                out[i] = Rejected(reason, f"readings[{i}]: {detail}", _element_json(run.items[i]),
+                out[i] = Rejected(reason, f"readings[{i}]: {detail}", _element_json(items[i]),  # type: ignore[index]
                                   run.topic, "mqtt", run.project)
         return out
 
@@ -237,11 +261,21 @@ class Checker:
         (the usual case), checked field by field across the elements, which costs less than
         element by element; None when any element may fail (:meth:`_each` then finds which,
         and why)."""
-        try:
-            values = [obj["value"] for obj in items]
-            stamps = [obj["ts"] for obj in items]
-        except (KeyError, TypeError):       # a missing field, an element that is no object
-            return None
+        if type(items[0]) is _Element:      # decoded with the types checked; none missing
+            values = [e.value for e in items]
+            stamps = [e.ts for e in items]
+            units = {e.unit for e in items}
+            seqs: list | None = [e.seq for e in items]
+            kept = None                     # _each parses the payload again if it must
+        else:
+            try:
+                values = [obj["value"] for obj in items]
+                stamps = [obj["ts"] for obj in items]
+                units = {obj.get("unit") for obj in items}
+            except (KeyError, TypeError):   # a missing field, no object, a list as the unit
+                return None
+            seqs = [obj.get("seq") for obj in items]
+            kept = items
         kinds = set(map(type, values))
         if kinds != _FLOAT:
             if not kinds <= _NUMBERS:
@@ -252,15 +286,10 @@ class Checker:
                 return None
         if not all(map(_isfinite, values)) or set(map(type, stamps)) != _STR:
             return None
-        try:
-            units = {obj.get("unit") for obj in items}
-        except TypeError:                   # a unit that is a list or an object
-            return None
         if units != _NO_UNIT:
             units.discard(None)
             if set(map(type, units)) != _STR or {_unit(u) for u in units} != {info.unit}:
                 return None
-        seqs: list | None = [obj.get("seq") for obj in items]
         kinds = set(map(type, seqs))   # type: ignore[arg-type]
         if kinds == _NO_SEQ:
             seqs = None
@@ -270,7 +299,7 @@ class Checker:
             numbers = [seq for seq in seqs if seq is not None]   # type: ignore[union-attr]
             if min(numbers) < -_INT64 or max(numbers) >= _INT64:
                 return None
-        return Run(info.id, stamps, values, seqs, info, items, topic, payload, project)
+        return Run(info.id, stamps, values, seqs, info, kept, topic, payload, project)
 
     def _check(self, project: str, sensor: str, obj: object, raw: bytes, topic: str | None,
                source: str) -> Reading | Rejected:
