@@ -39,7 +39,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 NORMAL, WARNING, ALARM = 0, 1, 2
@@ -78,6 +78,10 @@ class Rule:
     alarm: float
     clear: float
     history_s: float = 0.0
+    # True when quiet() looks at the reading's value alone, through a metric that is monotone in
+    # it or grows with its distance from a point: readings between the lowest and the highest
+    # of a run are quiet when those two are (Runtime.feed_many checks a run with two calls).
+    by_value: ClassVar[bool] = False
 
     def evaluate(self, rt: Runtime, t: float, value: float, st: dict) -> tuple[int, float | None]:
         """(level the latest reading shows, metric the clear level is compared with)."""
@@ -101,6 +105,7 @@ class Rule:
 
 @dataclass
 class Threshold(Rule):
+    by_value: ClassVar[bool] = True
     use_abs: bool = False
     percent_of: float | None = None
     hours: tuple[time, time] | None = None
@@ -152,6 +157,7 @@ class RollingMean(Rule):
 
 @dataclass
 class Cumulative(Rule):
+    by_value: ClassVar[bool] = True
     baseline: float = 0.0
 
     def evaluate(self, rt: Runtime, t: float, value: float, st: dict) -> tuple[int, float | None]:
@@ -292,6 +298,7 @@ class Runtime:
                 self._sums.setdefault(rule.window_s, [self.head, 0.0])
         # Threshold and cumulative rules look at the reading alone: no series to keep.
         self._keep = self.history_s > 0 or bool(self._sums)
+        self._by_value = not self._keep and all(rule.by_value for rule in self.rules)
         self._calm_now = self._calm()
 
     # -- the series ------------------------------------------------------------------------------
@@ -363,8 +370,13 @@ class Runtime:
     def feed_many(self, ts: list[float], values: list[float]) -> list[tuple[int, Event]]:
         """:meth:`feed` for a run of readings in time order (each newer than the one before);
         the events, each with the index of the reading that caused it."""
-        out: list[tuple[int, Event]] = []
         rules, append, keep = self.rules, self._append, self._keep
+        if self._calm_now and self._by_value and values:
+            # The usual case for threshold sensors: the whole run is quiet, and nothing is kept.
+            low, high, t = min(values), max(values), ts[-1]
+            if all(rule.quiet(self, t, low) and rule.quiet(self, t, high) for rule in rules):
+                return []
+        out: list[tuple[int, Event]] = []
         for i, t in enumerate(ts):
             value = values[i]
             if keep:

@@ -175,15 +175,23 @@ def _reference(rules: dict, series: list[tuple[float, float]]):
 
 @pytest.mark.parametrize("rules", [NOISE, PM10, WALL, {"load": {
     "type": "threshold", "percent_of": 200, "abs": True, "warning": 90, "alarm": 100,
-    "clear": 85}}], ids=["noise", "pm10", "wall", "percent-abs"])
+    "clear": 85}}, {"settle": {
+        "type": "cumulative", "baseline": 200, "warning": 40, "alarm": 60, "clear": 30}}],
+    ids=["noise", "pm10", "wall", "percent-abs", "cumulative-around-baseline"])
 def test_feed_and_feed_many_match_the_full_grading(rules):
+    """feed_many checks a calm run of value-only rules (threshold, cumulative) by its lowest and
+    highest value; a crossing anywhere inside a run must still come out where it is."""
     # Long calm stretches with episodes in between, over three days of 10-minute readings.
     rnd = random.Random(7)
     series, value = [], 10.0
     for k in range(3 * 144):
         episode = (k // 40) % 3 == 2
         value = max(0.0, value + rnd.uniform(-1, 1)) if not episode else rnd.uniform(40, 190)
-        series.append((at(0) + 600 * k, round(value if rules is not WALL else value / 5, 2)))
+        if "settle" in rules:       # calm near the baseline, episodes far below it
+            value_k = 200 - value
+        else:
+            value_k = value if rules is not WALL else value / 5
+        series.append((at(0) + 600 * k, round(value_k, 2)))
     expected, level, state = _reference(rules, series)
     assert any(e[1] == "opened" for e in expected), "the series should raise alarms"
 
