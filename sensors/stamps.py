@@ -67,35 +67,33 @@ def epoch_us(stamps: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=None)
-def _layout(fraction: int, offset: bool) -> tuple[list[int], np.ndarray]:
-    """The digit columns of a shape, and the weights that turn them into its fields (year,
-    month, day, hour, minute, second, fraction, offset hours, offset minutes) in one product:
-    float32 holds every such number exactly (the largest, 999,999, is below 2**24)."""
+def _columns(fraction: int, offset: bool) -> list[int]:
+    """Where a shape's digits sit: date and time, fraction, offset hours and minutes."""
     body = 19 + (fraction + 1 if fraction else 0)
     columns = _DATE_DIGITS + list(range(20, 20 + fraction))
     if offset:
         columns += [body + 1, body + 2, body + 4, body + 5]
-    spans = [(0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14), (14, 14 + fraction)]
-    if offset:
-        spans += [(len(columns) - 4, len(columns) - 2), (len(columns) - 2, len(columns))]
-    weights = np.zeros((len(columns), 9), np.float32)
-    for field, (start, end) in enumerate(spans):
-        for k in range(start, end):
-            weights[k, field] = 10 ** (end - 1 - k)
-    return columns, weights
+    return columns
 
 
 def _read(m: np.ndarray, fraction: int, offset: bool) -> tuple[np.ndarray, np.ndarray]:
     body = 19 + (fraction + 1 if fraction else 0)
-    columns, weights = _layout(fraction, offset)
-    digits = m[:, columns] - _ZERO         # uint8: a byte below "0" wraps above 9
+    digits = m[:, _columns(fraction, offset)] - _ZERO   # uint8: a byte below "0" wraps above 9
     ok = (digits <= 9).all(axis=1) & (m[:, _SEPARATORS] == _SEPARATOR_BYTES).all(axis=1)
     if fraction:
         ok &= m[:, 19] == _DOT
-    fields = (digits.astype(np.float32) @ weights).astype(np.int64)
-    year, month, day, hour, minute, second, micro, off_h, off_m = fields.T
+    # Two-digit numbers in uint8 (at most 99 where the digits are digits; other rows are
+    # refused by ok, whatever they wrap to), then the fields in int64.
+    date = digits[:, :14]
+    pairs = (date[:, 0::2] * 10 + date[:, 1::2]).astype(np.int64)
+    century, year, month, day, hour, minute, second = pairs.T
+    year = century * 100 + year
+    micro = np.zeros(len(m), np.int64)
+    for k in range(fraction):
+        micro = micro * 10 + digits[:, 14 + k]
     micro = micro * 10 ** (6 - fraction)
     if offset:
+        off_h, off_m = (digits[:, -4::2] * 10 + digits[:, -3::2]).astype(np.int64).T
         sign = m[:, body]
         ok &= ((sign == _PLUS) | (sign == _MINUS)) & (m[:, body + 3] == _COLON)
         ok &= (off_h <= 23) & (off_m <= 59)
