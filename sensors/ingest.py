@@ -241,17 +241,16 @@ class Checker:
 
     def _each(self, run: Run) -> list[Reading | Rejected]:
         """A batched message checked element by element: each bad one a reject of its own."""
-        items = run.items
-        if items is None:                   # decoded as typed elements: as JSON this time
-            items = _parse_json(run.payload)
+        # Decoded as typed elements (items None): parsed again, as JSON this time.
+        items: list = run.items if run.items is not None else _parse_json(run.payload)  # type: ignore[assignment]
         out: list[Reading | Rejected] = []
         append, reading, info = out.append, self._reading, run.info
-        for item in items:   # type: ignore[union-attr]
+        for item in items:
             append(reading(info, item))   # type: ignore[arg-type]
         for i, r in enumerate(out):
             if type(r) is tuple:
                 reason, detail = r
-                out[i] = Rejected(reason, f"readings[{i}]: {detail}", _element_json(items[i]),  # type: ignore[index]
+                out[i] = Rejected(reason, f"readings[{i}]: {detail}", _element_json(items[i]),
                                   run.topic, "mqtt", run.project)
         return out
 
