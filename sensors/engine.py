@@ -18,7 +18,7 @@ import bisect
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import numpy as np
 import psycopg
@@ -31,7 +31,6 @@ from sensors.rules import LEVELS, Event, Runtime
 logger = logging.getLogger(__name__)
 
 ACTOR = "rule-engine"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -49,10 +48,10 @@ def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, timezone.utc)
 
 
-def _series(readings: Columns) -> dict[int, tuple[list[float], list[float], int]]:
-    """Per sensor: its readings' times (epoch seconds) and values in time order, and the last
-    time in microseconds.  Of readings with equal times the first in the batch wins, as in
-    the table (COPY keeps the batch's order; ``ON CONFLICT DO NOTHING`` keeps the first)."""
+def _series(readings: Columns) -> dict[int, tuple[list[float], list[float]]]:
+    """Per sensor: its readings' times (epoch seconds) and values in time order.  Of readings
+    with equal times the first in the batch wins, as in the table (COPY keeps the batch's
+    order; ``ON CONFLICT DO NOTHING`` keeps the first)."""
     order = np.lexsort((readings.us, readings.sensor_id))   # stable: batch order among equals
     sid, us = readings.sensor_id[order], readings.us[order]
     keep = np.ones(len(order), bool)
@@ -62,8 +61,7 @@ def _series(readings: Columns) -> dict[int, tuple[list[float], list[float], int]
     seconds = (us / 1e6).tolist()         # what datetime.timestamp() gives, to the last bit
     values = readings.value[order].tolist()
     starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]]).tolist() + [len(sid)]
-    return {int(sid[a]): (seconds[a:b], values[a:b], int(us[b - 1]))
-            for a, b in zip(starts, starts[1:])}
+    return {int(sid[a]): (seconds[a:b], values[a:b]) for a, b in zip(starts, starts[1:])}
 
 
 def _peak(peak: float | None, values: list[float]) -> float | None:
@@ -93,7 +91,7 @@ class Engine:
             info = registry.by_id.get(sid)
             if info is None:
                 continue  # deleted while the batch was in flight
-            ts, values, last_us = by_sensor[sid]
+            ts, values = by_sensor[sid]
             if last_t is not None and ts[0] <= last_t:
                 start = bisect.bisect_right(ts, last_t)
                 if start == len(ts):
@@ -106,13 +104,13 @@ class Engine:
                 runtime = cached[2]
             else:
                 build.append((len(work), sid, last_t, level))
-            work.append([sid, info, ts, values, last_us, runtime, open_alarm])
+            work.append([sid, info, ts, values, runtime, open_alarm])
         if build:
             self._build(conn, work, build)
         changes: list[AlarmChange] = []
         updates = []
         peaks = []
-        for sid, info, ts, values, last_us, runtime, open_alarm in work:
+        for sid, info, ts, values, runtime, open_alarm in work:
             # The largest magnitude among the readings seen while an alarm is open, each reading
             # taken after the events it caused.
             peak = None
@@ -126,8 +124,9 @@ class Engine:
                 peak = _peak(peak, values[start:])
             if open_alarm is not None and peak is not None:
                 peaks.append((open_alarm, peak))
-            updates.append((sid, _EPOCH + timedelta(microseconds=last_us), values[-1],
-                            LEVELS[runtime.level], open_alarm, runtime.rule_state, runtime))
+            # fromtimestamp rounds to the microsecond: the stamp as read, exactly.
+            updates.append((sid, _dt(ts[-1]), values[-1], LEVELS[runtime.level], open_alarm,
+                            runtime.rule_state, runtime))
         if peaks:
             with conn.cursor() as cur:
                 cur.executemany(
@@ -151,7 +150,7 @@ class Engine:
         for k, sid, last_t, level in build:
             runtime = Runtime(work[k][1].rules, rule_state=dict(stored.get(sid) or {}),
                               level=LEVELS.index(level))
-            work[k][5] = runtime
+            work[k][4] = runtime
             if last_t is not None and runtime.history_s > 0:
                 rebuild.append((sid, last_t - runtime.history_s, last_t, runtime))
         if rebuild:
